@@ -1,0 +1,1 @@
+export { type PortkeyExpressRequest, type PortkeyMiddlewareOptions, portkeyMiddleware } from './middleware.js';

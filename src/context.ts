@@ -1,0 +1,182 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { randomUUID } from 'node:crypto';
+import { PortkeyContextError } from './errors.js';
+import { assertValidPortkeyOptions, createPortkeyHeaders } from './headers.js';
+import { mergePortkeyOptions, type PortkeyMetadata, type PortkeyOptions } from './options.js';
+
+/**
+ * The Portkey context of the current unit of work (an HTTP request, a job, a scope made with
+ * {@link withPortkeyOverrides}).
+ */
+export interface PortkeyContext {
+  /** The trace ID every gateway call in this context carries. */
+  readonly traceId: string;
+  /** The metadata in force, resolved now (a user set by auth after the context began is included). */
+  readonly metadata: PortkeyMetadata;
+  /** Other Portkey options in force for gateway calls (app defaults, then overrides). */
+  readonly options: PortkeyOptions;
+  /**
+   * The `x-portkey-*` headers for a gateway call made now: environment defaults < `options` <
+   * trace ID and metadata < `overrides` (metadata merged at every step).
+   */
+  headers(overrides?: PortkeyOptions): Record<string, string>;
+}
+
+/** What {@link runWithPortkeyContext} starts a context from. */
+export interface PortkeyContextInit {
+  /** Trace ID; generated with `crypto.randomUUID()` when absent. */
+  traceId?: string;
+  /** Metadata, or a function called each time headers are built (for values known later, like the user). */
+  metadata?: PortkeyMetadata | (() => PortkeyMetadata);
+  /** Other Portkey options for gateway calls made in this context. */
+  options?: PortkeyOptions;
+}
+
+const STORE_KEY = Symbol.for('portkey-context.store');
+type GlobalWithStore = typeof globalThis & { [STORE_KEY]?: AsyncLocalStorage<PortkeyContext> };
+
+const globalStore = globalThis as GlobalWithStore;
+if (!globalStore[STORE_KEY]) globalStore[STORE_KEY] = new AsyncLocalStorage<PortkeyContext>();
+/** One store per process, even when both the ESM and the CJS build are loaded. */
+export const portkeyContextStorage: AsyncLocalStorage<PortkeyContext> = globalStore[STORE_KEY];
+
+function environmentDefaults(): PortkeyOptions | undefined {
+  const apiKey = process.env.PORTKEY_API_KEY;
+  return apiKey ? { apiKey } : undefined;
+}
+
+/** Shared behaviour of every context kind: how headers are made from traceId, metadata and options. */
+export abstract class PortkeyContextBase implements PortkeyContext {
+  abstract readonly traceId: string;
+  abstract readonly metadata: PortkeyMetadata;
+  abstract readonly options: PortkeyOptions;
+
+  headers(overrides?: PortkeyOptions): Record<string, string> {
+    return createPortkeyHeaders(
+      mergePortkeyOptions(environmentDefaults(), this.options, { traceId: this.traceId, metadata: this.metadata }, overrides),
+    );
+  }
+}
+
+function withoutRequestFields(options: PortkeyOptions | undefined): PortkeyOptions {
+  if (!options) return {};
+  const { traceId: _t, metadata: _m, ...rest } = options;
+  return rest;
+}
+
+class StaticContext extends PortkeyContextBase {
+  readonly traceId: string;
+  readonly options: PortkeyOptions;
+  readonly #staticMetadata: PortkeyMetadata | undefined;
+  readonly #metadata: PortkeyContextInit['metadata'];
+
+  constructor(init: PortkeyContextInit) {
+    super();
+    this.traceId = init.traceId ?? init.options?.traceId ?? randomUUID();
+    this.options = withoutRequestFields(init.options);
+    this.#staticMetadata = init.options?.metadata;
+    this.#metadata = init.metadata;
+    assertValidPortkeyOptions({ ...this.options, traceId: this.traceId });
+  }
+
+  get metadata(): PortkeyMetadata {
+    const own = typeof this.#metadata === 'function' ? this.#metadata() : this.#metadata;
+    return { ...this.#staticMetadata, ...own };
+  }
+}
+
+class OverrideContext extends PortkeyContextBase {
+  readonly traceId: string;
+  readonly options: PortkeyOptions;
+  readonly #parent: PortkeyContext;
+  readonly #metadata: PortkeyMetadata | undefined;
+
+  constructor(parent: PortkeyContext, overrides: PortkeyOptions) {
+    super();
+    this.#parent = parent;
+    this.traceId = overrides.traceId ?? parent.traceId;
+    this.#metadata = overrides.metadata;
+    this.options = { ...parent.options, ...withoutRequestFields(overrides) };
+    assertValidPortkeyOptions({ ...this.options, traceId: this.traceId });
+  }
+
+  get metadata(): PortkeyMetadata {
+    return this.#metadata ? { ...this.#parent.metadata, ...this.#metadata } : this.#parent.metadata;
+  }
+}
+
+/**
+ * Runs `fn` inside a new Portkey context; every gateway call made from it (and from whatever it
+ * awaits) carries this context's trace ID and metadata.
+ *
+ * @param context - the trace ID, metadata and options of the new context, or a ready {@link PortkeyContext}.
+ * @param fn - the work to run.
+ * @returns what `fn` returns.
+ * @throws {@link PortkeyContextError} `INVALID_HEADER_VALUE` when the trace ID or an option cannot be a header.
+ *
+ * @example
+ * ```ts
+ * await runWithPortkeyContext({ traceId: job.id, metadata: { _user: job.userId } }, () => summarize(job));
+ * ```
+ */
+export function runWithPortkeyContext<R>(context: PortkeyContextInit | PortkeyContext, fn: () => R): R {
+  const store = context instanceof PortkeyContextBase ? context : new StaticContext(context as PortkeyContextInit);
+  return portkeyContextStorage.run(store, fn);
+}
+
+/**
+ * The Portkey context in force, or `undefined` outside one.
+ */
+export function tryGetPortkeyContext(): PortkeyContext | undefined {
+  return portkeyContextStorage.getStore();
+}
+
+/**
+ * The Portkey context in force.
+ *
+ * @throws {@link PortkeyContextError} `NO_CONTEXT` outside a context, saying what to mount.
+ */
+export function getPortkeyContext(): PortkeyContext {
+  const context = portkeyContextStorage.getStore();
+  if (!context) {
+    throw new PortkeyContextError(
+      'NO_CONTEXT',
+      'No Portkey context is active. Mount app.use(portkeyMiddleware()) from "portkey-context/express" before your routes, ' +
+        'import PortkeyModule.forRoot() from "portkey-context/nestjs" in your AppModule, ' +
+        'or wrap background work in runWithPortkeyContext({ traceId }, fn).',
+    );
+  }
+  return context;
+}
+
+/**
+ * Runs `fn` in a nested scope whose options replace the current ones field by field, with
+ * `metadata` merged over the current metadata. Outside any context it starts a new one.
+ *
+ * @example
+ * ```ts
+ * await withPortkeyOverrides({ metadata: { feature: 'summary' }, cacheNamespace: 'summaries' }, () => model.invoke(q));
+ * ```
+ */
+export function withPortkeyOverrides<R>(overrides: PortkeyOptions, fn: () => R): R {
+  const parent = portkeyContextStorage.getStore();
+  const store = parent
+    ? new OverrideContext(parent, overrides)
+    : new StaticContext({ traceId: overrides.traceId, metadata: overrides.metadata, options: overrides });
+  return portkeyContextStorage.run(store, fn);
+}
+
+/**
+ * The headers for a gateway call made now: the context in force (if any) merged over the
+ * environment defaults, then `overrides`. Use it with `fetch`, the `openai` client or anything else.
+ * Outside a context it returns the environment defaults and `overrides` only (no trace ID).
+ *
+ * @example
+ * ```ts
+ * await fetch(`${baseURL}/chat/completions`, { method: 'POST', headers: { ...portkeyHeaders(), 'content-type': 'application/json' }, body });
+ * ```
+ */
+export function portkeyHeaders(overrides?: PortkeyOptions): Record<string, string> {
+  const context = portkeyContextStorage.getStore();
+  return context ? context.headers(overrides) : createPortkeyHeaders(mergePortkeyOptions(environmentDefaults(), overrides));
+}

@@ -1,0 +1,30 @@
+/** What went wrong, as a stable code callers can branch on. */
+export type PortkeyContextErrorCode =
+  | 'NO_CONTEXT'
+  | 'INVALID_OPTION'
+  | 'INVALID_HEADER_VALUE'
+  | 'INVALID_TRACE_ID'
+  | 'METADATA_RESOLVER_FAILED'
+  | 'GATEWAY_ERROR'
+  | 'GATEWAY_UNREACHABLE';
+
+/**
+ * The one error class of portkey-context. Messages say what to do next and never contain a key.
+ *
+ * @example
+ * ```ts
+ * try { getPortkeyContext(); } catch (err) {
+ *   if (err instanceof PortkeyContextError && err.code === 'NO_CONTEXT') { ... }
+ * }
+ * ```
+ */
+export class PortkeyContextError extends Error {
+  /** Stable machine-readable code. */
+  readonly code: PortkeyContextErrorCode;
+
+  constructor(code: PortkeyContextErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'PortkeyContextError';
+    this.code = code;
+  }
+}

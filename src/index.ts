@@ -1,0 +1,38 @@
+export {
+  getPortkeyContext,
+  type PortkeyContext,
+  type PortkeyContextInit,
+  portkeyContextStorage,
+  portkeyHeaders,
+  runWithPortkeyContext,
+  tryGetPortkeyContext,
+  withPortkeyOverrides,
+} from './context.js';
+export { PortkeyContextError, type PortkeyContextErrorCode } from './errors.js';
+export { asciiJson, assertValidPortkeyOptions, createPortkeyHeaders, PORTKEY_HEADER_NAMES } from './headers.js';
+export { METADATA_KEY_MAX_LENGTH, METADATA_VALUE_MAX_LENGTH, normalizeMetadata, userMetadata } from './metadata.js';
+export {
+  DEFAULT_PORTKEY_BASE_URL,
+  mergePortkeyOptions,
+  PORTKEY_OPTION_KEYS,
+  type PortkeyMetadata,
+  type PortkeyOptions,
+  pickPortkeyOptions,
+  resolvePortkeyOptions,
+} from './options.js';
+export {
+  createRequestContextFactory,
+  type PortkeyRequestOptions,
+  PortkeyRequestContext,
+  type RequestLike,
+  type RequestMetadataOption,
+} from './request-context.js';
+export {
+  createTraceIdReader,
+  DEFAULT_TRACE_ID_HEADERS,
+  isValidTraceId,
+  parseTraceparent,
+  readTraceId,
+  TRACE_ID_MAX_LENGTH,
+  type TraceIdOptions,
+} from './trace-id.js';

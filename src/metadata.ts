@@ -1,0 +1,97 @@
+import type { PortkeyMetadata } from './options.js';
+
+/** Portkey's limit on a metadata value, in characters; longer values are truncated to it. */
+export const METADATA_VALUE_MAX_LENGTH = 128;
+/** Longest metadata key kept; longer or empty keys are dropped. */
+export const METADATA_KEY_MAX_LENGTH = 128;
+
+// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what this strips
+const CONTROL_CHARS = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g;
+
+function truncate(value: string, max: number): string {
+  if (value.length <= max) return value;
+  let cut = value.slice(0, max);
+  const last = cut.charCodeAt(cut.length - 1);
+  if (last >= 0xd800 && last <= 0xdbff) cut = cut.slice(0, -1); // never split a surrogate pair
+  return cut;
+}
+
+function toMetadataString(value: unknown): string | undefined {
+  switch (typeof value) {
+    case 'string':
+      return value;
+    case 'number':
+      return Number.isFinite(value) ? String(value) : undefined;
+    case 'boolean':
+    case 'bigint':
+      return String(value);
+    default:
+      return value instanceof Date && !Number.isNaN(value.getTime()) ? value.toISOString() : undefined;
+  }
+}
+
+/**
+ * Makes metadata safe for Portkey: every value a string (numbers, booleans and dates converted;
+ * `null`, `undefined`, objects and functions dropped), control characters removed, values cut to
+ * {@link METADATA_VALUE_MAX_LENGTH} characters, empty or over-long keys dropped.
+ * Never throws, whatever it is given.
+ *
+ * @returns a new plain object of strings.
+ */
+export function normalizeMetadata(metadata: PortkeyMetadata | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (!metadata || typeof metadata !== 'object') return out;
+  for (const key of Object.keys(metadata)) {
+    if (!key || key.length > METADATA_KEY_MAX_LENGTH || key === '__proto__') continue;
+    const str = toMetadataString(metadata[key]);
+    if (str === undefined) continue;
+    out[key] = truncate(str.replace(CONTROL_CHARS, ''), METADATA_VALUE_MAX_LENGTH);
+  }
+  return out;
+}
+
+function firstId(source: unknown, keys: readonly string[]): unknown {
+  if (typeof source !== 'object' || source === null) return undefined;
+  for (const key of keys) {
+    const value = (source as Record<string, unknown>)[key];
+    if (typeof value === 'string' || typeof value === 'number' || typeof value === 'bigint') return value;
+    if (typeof value === 'object' && value !== null && key !== 'id') {
+      const nested = (value as Record<string, unknown>).id;
+      if (typeof nested === 'string' || typeof nested === 'number') return nested;
+    }
+  }
+  return undefined;
+}
+
+const USER_ID_KEYS = ['id', 'sub', '_id', 'userId', 'email', 'username'] as const;
+const ORGANISATION_KEYS = [
+  'organisationId',
+  'organizationId',
+  'orgId',
+  'org_id',
+  'tenantId',
+  'tenant_id',
+  'organisation',
+  'organization',
+  'org',
+  'tenant',
+] as const;
+
+/**
+ * The default user → metadata mapping: `_user` from the user's `id`, `sub`, `_id`, `userId`,
+ * `email` or `username` (the first present; a string or number user is the id itself) and
+ * `_organisation` from an organisation or tenant id on the user (`organisationId`, `organizationId`,
+ * `orgId`, `tenantId`, or `organisation.id` / `tenant.id`…).
+ *
+ * @param user - whatever the app's auth put on the request (`req.user`).
+ */
+export function userMetadata(user: unknown): PortkeyMetadata {
+  if (user === undefined || user === null) return {};
+  if (typeof user === 'string' || typeof user === 'number') return { _user: user };
+  const metadata: PortkeyMetadata = {};
+  const id = firstId(user, USER_ID_KEYS);
+  if (id !== undefined) metadata._user = id;
+  const organisation = firstId(user, ORGANISATION_KEYS);
+  if (organisation !== undefined) metadata._organisation = organisation;
+  return metadata;
+}

@@ -1,0 +1,139 @@
+import { PortkeyContextError } from './errors.js';
+
+/** Metadata attached to gateway calls; `_user`, `_organisation`, `_environment`, `_prompt` are Portkey's special keys. */
+export type PortkeyMetadata = Record<string, unknown>;
+
+/**
+ * Every Portkey client parameter from Portkey's SDK-client and header docs, in camelCase.
+ * Each maps to exactly one header (see {@link createPortkeyHeaders}); `baseURL` is where requests go.
+ */
+export interface PortkeyOptions {
+  /** Portkey API key → `x-portkey-api-key`. @default process.env.PORTKEY_API_KEY */
+  apiKey?: string;
+  /** Virtual key from Portkey's vault → `x-portkey-virtual-key`. */
+  virtualKey?: string;
+  /** Config slug (`pc-…`) or config object → `x-portkey-config` (objects sent as JSON). */
+  config?: string | Record<string, unknown>;
+  /** Provider slug such as `openai` or `anthropic` → `x-portkey-provider`. */
+  provider?: string;
+  /** Provider auth, sent as given (e.g. `Bearer sk-…`) → `Authorization`. */
+  authorization?: string;
+  /** URL of a self-hosted or private model endpoint → `x-portkey-custom-host`. */
+  customHost?: string;
+  /** Gateway URL. @default process.env.PORTKEY_BASE_URL ?? 'https://api.portkey.ai/v1' */
+  baseURL?: string;
+  /** Trace ID grouping requests in Portkey's logs → `x-portkey-trace-id`. */
+  traceId?: string;
+  /** Metadata for analytics and logs → `x-portkey-metadata` (JSON; values become strings of ≤ 128 chars). */
+  metadata?: PortkeyMetadata;
+  /** Force a cache refresh → `x-portkey-cache-force-refresh`. */
+  cacheForceRefresh?: boolean;
+  /** Cache partition → `x-portkey-cache-namespace`. */
+  cacheNamespace?: string;
+  /** Headers the gateway forwards untouched to the provider → `x-portkey-forward-headers` (comma-separated). */
+  forwardHeaders?: string[];
+  /** Azure OpenAI resource → `x-portkey-azure-resource-name`. */
+  azureResourceName?: string;
+  /** Azure OpenAI deployment → `x-portkey-azure-deployment-id`. */
+  azureDeploymentId?: string;
+  /** Azure OpenAI API version → `x-portkey-azure-api-version`. */
+  azureApiVersion?: string;
+  /** Azure OpenAI model name → `x-portkey-azure-model-name`. */
+  azureModelName?: string;
+  /** Google Vertex AI project → `x-portkey-vertex-project-id`. */
+  vertexProjectId?: string;
+  /** Google Vertex AI region → `x-portkey-vertex-region`. */
+  vertexRegion?: string;
+  /** AWS Bedrock access key ID → `x-portkey-aws-access-key-id`. */
+  awsAccessKeyId?: string;
+  /** AWS Bedrock secret access key → `x-portkey-aws-secret-access-key`. */
+  awsSecretAccessKey?: string;
+  /** AWS Bedrock region → `x-portkey-aws-region`. */
+  awsRegion?: string;
+  /** AWS Bedrock session token → `x-portkey-aws-session-token`. */
+  awsSessionToken?: string;
+  /** Span ID of this call in the trace's span tree → `x-portkey-span-id`. */
+  spanId?: string;
+  /** Parent span ID → `x-portkey-parent-span-id`. */
+  parentSpanId?: string;
+  /** Span name shown in Portkey's trace view → `x-portkey-span-name`. */
+  spanName?: string;
+}
+
+/** The default gateway, Portkey's hosted one. */
+export const DEFAULT_PORTKEY_BASE_URL = 'https://api.portkey.ai/v1';
+
+/** The option names of {@link PortkeyOptions}, in the order their headers are written. */
+export const PORTKEY_OPTION_KEYS = [
+  'apiKey',
+  'virtualKey',
+  'config',
+  'provider',
+  'authorization',
+  'customHost',
+  'baseURL',
+  'traceId',
+  'metadata',
+  'cacheForceRefresh',
+  'cacheNamespace',
+  'forwardHeaders',
+  'azureResourceName',
+  'azureDeploymentId',
+  'azureApiVersion',
+  'azureModelName',
+  'vertexProjectId',
+  'vertexRegion',
+  'awsAccessKeyId',
+  'awsSecretAccessKey',
+  'awsRegion',
+  'awsSessionToken',
+  'spanId',
+  'parentSpanId',
+  'spanName',
+] as const satisfies readonly (keyof PortkeyOptions)[];
+
+/** Picks only the {@link PortkeyOptions} fields out of a larger options object (undefined values left out). */
+export function pickPortkeyOptions(source: object | undefined): PortkeyOptions {
+  const picked: Record<string, unknown> = {};
+  if (!source) return picked;
+  for (const key of PORTKEY_OPTION_KEYS) {
+    const value = (source as Record<string, unknown>)[key];
+    if (value !== undefined) picked[key] = value;
+  }
+  return picked as PortkeyOptions;
+}
+
+/**
+ * Layers options: later layers replace earlier ones field by field, except `metadata`, which is merged.
+ *
+ * @param layers - lowest precedence first; `undefined` layers are skipped.
+ * @returns a new options object.
+ */
+export function mergePortkeyOptions(...layers: (PortkeyOptions | undefined)[]): PortkeyOptions {
+  let merged: PortkeyOptions = {};
+  for (const layer of layers) {
+    if (!layer) continue;
+    const metadata = layer.metadata && merged.metadata ? { ...merged.metadata, ...layer.metadata } : (layer.metadata ?? merged.metadata);
+    merged = { ...merged, ...pickPortkeyOptions(layer) };
+    if (metadata) merged.metadata = metadata;
+  }
+  return merged;
+}
+
+/**
+ * Applies the environment defaults: `apiKey` ← `PORTKEY_API_KEY`, `baseURL` ← `PORTKEY_BASE_URL`,
+ * else `https://api.portkey.ai/v1` (a trailing slash is removed).
+ *
+ * @throws {@link PortkeyContextError} `INVALID_OPTION` when `baseURL` is not an http(s) URL.
+ */
+export function resolvePortkeyOptions<T extends PortkeyOptions>(options: T, env: NodeJS.ProcessEnv = process.env): T & { baseURL: string } {
+  const baseURL = (options.baseURL ?? env.PORTKEY_BASE_URL ?? DEFAULT_PORTKEY_BASE_URL).replace(/\/+$/, '');
+  if (!/^https?:\/\/[^\s]+$/i.test(baseURL)) {
+    throw new PortkeyContextError(
+      'INVALID_OPTION',
+      `baseURL must be an http(s) URL such as https://api.portkey.ai/v1 or http://localhost:8787/v1, got "${baseURL.slice(0, 100)}".`,
+    );
+  }
+  const apiKey = options.apiKey ?? env.PORTKEY_API_KEY;
+  return { ...options, ...(apiKey ? { apiKey } : {}), baseURL };
+}

@@ -1,0 +1,100 @@
+import type { IncomingHttpHeaders } from 'node:http';
+import { PortkeyContextBase } from './context.js';
+import { PortkeyContextError } from './errors.js';
+import { assertValidPortkeyOptions } from './headers.js';
+import { userMetadata } from './metadata.js';
+import { type PortkeyMetadata, type PortkeyOptions, pickPortkeyOptions } from './options.js';
+import { createTraceIdReader, type TraceIdOptions } from './trace-id.js';
+
+/** The least a request must have: Node's headers, and the `user` auth may set on it later. */
+export interface RequestLike {
+  headers: IncomingHttpHeaders;
+  user?: unknown;
+}
+
+/**
+ * Per-request metadata: a static object (merged under the user's metadata), or a function of the
+ * request that replaces the default resolver — spread `defaults` to extend it instead. Called each
+ * time headers are built, so a user set by auth after the context began is seen.
+ */
+export type RequestMetadataOption<Req> =
+  | PortkeyMetadata
+  | ((request: Req, defaults: PortkeyMetadata) => PortkeyMetadata | undefined);
+
+/** Options of a request-scoped context: the app's Portkey defaults plus trace-ID and metadata rules. */
+export interface PortkeyRequestOptions<Req extends RequestLike = RequestLike>
+  extends Omit<PortkeyOptions, 'traceId' | 'metadata'>,
+    TraceIdOptions {
+  /**
+   * Metadata for every gateway call made while serving a request. Default: `_user` and
+   * `_organisation` from `request.user`, `_environment` from `NODE_ENV`.
+   */
+  metadata?: RequestMetadataOption<Req>;
+}
+
+/** A request's Portkey context: trace ID fixed at the start, metadata read from the request when asked. */
+export class PortkeyRequestContext<Req extends RequestLike = RequestLike> extends PortkeyContextBase {
+  readonly traceId: string;
+  readonly options: PortkeyOptions;
+  /**
+   * The request metadata is read from. Adapters may point it at the framework's request object
+   * (Fastify's, under NestJS) once they have it.
+   */
+  request: Req;
+  readonly #resolveMetadata: (request: Req) => PortkeyMetadata;
+
+  constructor(traceId: string, request: Req, options: PortkeyOptions, resolveMetadata: (request: Req) => PortkeyMetadata) {
+    super();
+    this.traceId = traceId;
+    this.request = request;
+    this.options = options;
+    this.#resolveMetadata = resolveMetadata;
+  }
+
+  get metadata(): PortkeyMetadata {
+    return this.#resolveMetadata(this.request);
+  }
+}
+
+function metadataResolver<Req extends RequestLike>(option: RequestMetadataOption<Req> | undefined): (request: Req) => PortkeyMetadata {
+  const environment = process.env.NODE_ENV;
+  const base: PortkeyMetadata = environment ? { _environment: environment } : {};
+  if (typeof option !== 'function') {
+    const fixed = { ...base, ...option };
+    return (request) => {
+      const user = request.user;
+      return user === undefined ? fixed : { ...fixed, ...userMetadata(user) };
+    };
+  }
+  return (request) => {
+    const defaults = { ...base, ...userMetadata(request.user) };
+    try {
+      return option(request, defaults) ?? defaults;
+    } catch (cause) {
+      throw new PortkeyContextError(
+        'METADATA_RESOLVER_FAILED',
+        `The metadata(request) option threw: ${cause instanceof Error ? cause.message : String(cause)}. Fix the resolver; it must return an object.`,
+        { cause },
+      );
+    }
+  };
+}
+
+/**
+ * Builds the per-request context factory the framework integrations share. Static options are
+ * checked here, once, so a bad value fails at start-up.
+ *
+ * @throws {@link PortkeyContextError} `INVALID_HEADER_VALUE` / `INVALID_OPTION` for a bad static option.
+ */
+export function createRequestContextFactory<Req extends RequestLike>(
+  options: PortkeyRequestOptions<Req> = {},
+): (request: Req) => PortkeyRequestContext<Req> {
+  const staticOptions = pickPortkeyOptions({ ...options, traceId: undefined, metadata: undefined });
+  assertValidPortkeyOptions(staticOptions);
+  if (options.metadata !== undefined && typeof options.metadata !== 'function') {
+    assertValidPortkeyOptions({ metadata: options.metadata });
+  }
+  const readTraceId = createTraceIdReader(options);
+  const resolveMetadata = metadataResolver(options.metadata);
+  return (request) => new PortkeyRequestContext(readTraceId(request.headers), request, staticOptions, resolveMetadata);
+}
