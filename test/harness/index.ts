@@ -48,3 +48,4 @@ export async function startGatewayStack(): Promise<GatewayStack> {
     },
   };
 }
+export { serveOnLoopback } from './serve.js';
