@@ -1,0 +1,70 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { Inject, Injectable, type NestMiddleware } from '@nestjs/common';
+import {
+  createRequestContextFactory,
+  type PortkeyContext,
+  PortkeyContextError,
+  type PortkeyRequestContext,
+  portkeyContextStorage,
+} from '../../src/index.js';
+import type { PortkeyModuleOptions, PortkeyNestRequest } from './options.js';
+import { PORTKEY_MODULE_OPTIONS } from './tokens.js';
+
+/** The request as the middleware sees it: Express's request, or Node's raw request under Fastify. */
+export type PortkeyMiddlewareRequest = IncomingMessage & { user?: any; portkey?: PortkeyContext };
+
+/**
+ * Checks the module options and builds the per-request context factory from them.
+ *
+ * @param options - the module options.
+ * @returns the context factory and the response header to set (`false` for none).
+ * @throws {@link PortkeyContextError} `INVALID_OPTION` / `INVALID_HEADER_VALUE` for a bad static option.
+ */
+export function compilePortkeyModuleOptions(options: PortkeyModuleOptions = {}): {
+  createContext: (request: PortkeyNestRequest) => PortkeyRequestContext<PortkeyNestRequest>;
+  responseHeader: string | false;
+} {
+  const createContext = createRequestContextFactory<PortkeyNestRequest>(options);
+  const responseHeader = options.responseHeader === undefined ? 'x-portkey-trace-id' : options.responseHeader;
+  if (responseHeader !== false && (typeof responseHeader !== 'string' || !/^[A-Za-z0-9-]+$/.test(responseHeader))) {
+    throw new PortkeyContextError('INVALID_OPTION', `responseHeader must be a header name or false, got ${JSON.stringify(responseHeader)}.`);
+  }
+  return { createContext, responseHeader };
+}
+
+/**
+ * The Nest middleware `PortkeyModule` mounts for every route: it runs the rest of the request
+ * inside the request's Portkey context (`AsyncLocalStorage.run`, never `enterWith`), keeps it on
+ * `req.portkey` and returns the trace ID in the response header.
+ *
+ * Not exported from the package: `PortkeyModule` mounts it.
+ */
+@Injectable()
+export class PortkeyMiddleware implements NestMiddleware {
+  readonly #createContext: (request: PortkeyNestRequest) => PortkeyRequestContext<PortkeyNestRequest>;
+  readonly #responseHeader: string | false;
+
+  /**
+   * @param options - the module options (explicit token: works without decorator metadata).
+   * @throws {@link PortkeyContextError} for a bad static option, when Nest creates the middleware at start-up.
+   */
+  constructor(@Inject(PORTKEY_MODULE_OPTIONS) options: PortkeyModuleOptions) {
+    const compiled = compilePortkeyModuleOptions(options);
+    this.#createContext = compiled.createContext;
+    this.#responseHeader = compiled.responseHeader;
+  }
+
+  /**
+   * Runs `next` inside a new context for `req`.
+   *
+   * @param req - Express's request, or Node's raw request under Fastify.
+   * @param res - the response (Node's `ServerResponse` or Express's).
+   * @param next - the rest of the request.
+   */
+  use(req: PortkeyMiddlewareRequest, res: ServerResponse, next: (error?: unknown) => void): void {
+    const context = this.#createContext(req);
+    req.portkey = context;
+    if (this.#responseHeader) res.setHeader(this.#responseHeader, context.traceId);
+    portkeyContextStorage.run(context, next);
+  }
+}

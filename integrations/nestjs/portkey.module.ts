@@ -1,0 +1,132 @@
+import {
+  type DynamicModule,
+  Global,
+  Inject,
+  type MiddlewareConsumer,
+  Module,
+  type NestModule,
+  Optional,
+  type Provider,
+} from '@nestjs/common';
+import { HttpAdapterHost } from '@nestjs/core';
+import { PortkeyContextError } from '../../src/index.js';
+import { type FastifyInstanceLike, installPortkeyFastifyHook } from './fastify-hook.js';
+import type { PortkeyModuleAsyncOptions, PortkeyModuleOptions } from './options.js';
+import { PortkeyContextService } from './portkey-context.service.js';
+import { compilePortkeyModuleOptions, PortkeyMiddleware } from './portkey.middleware.js';
+import { PORTKEY_MODULE_OPTIONS } from './tokens.js';
+
+/** Every route, in the path syntax of the installed Nest (path-to-regexp 8), on Express and Fastify. */
+const EVERY_ROUTE = '{*path}';
+
+/**
+ * Gives every request of a Nest app a Portkey context — trace ID from the incoming request, user
+ * from whatever guard authenticated it — with no other wiring. Import it once, in `AppModule`; it
+ * is global, so {@link PortkeyContextService} can be injected everywhere.
+ *
+ * It mounts one middleware for every route (`forRoutes('{*path}')`, global prefix and versioning
+ * included) and, on `@nestjs/platform-fastify`, one `preValidation` hook that points the context
+ * at Fastify's request (where guards set `user`). No global guard or interceptor.
+ *
+ * @example
+ * ```ts
+ * @Module({
+ *   imports: [PortkeyModule.forRoot({ virtualKey: process.env.PORTKEY_VIRTUAL_KEY })],
+ *   controllers: [AskController],
+ * })
+ * export class AppModule {}
+ * ```
+ */
+@Global()
+@Module({})
+export class PortkeyModule implements NestModule {
+  readonly #adapterHost: HttpAdapterHost | undefined;
+  readonly #options: PortkeyModuleOptions | undefined;
+
+  /**
+   * Created by Nest. Explicit tokens, so the built package works without decorator metadata.
+   * @param adapterHost - tells Express from Fastify.
+   * @param options - the module options; absent when the module is imported without `forRoot()`.
+   */
+  constructor(
+    @Optional() @Inject(HttpAdapterHost) adapterHost?: HttpAdapterHost,
+    @Optional() @Inject(PORTKEY_MODULE_OPTIONS) options?: PortkeyModuleOptions,
+  ) {
+    this.#adapterHost = adapterHost;
+    this.#options = options;
+  }
+
+  /**
+   * The module with static options.
+   *
+   * @param options - the app's Portkey defaults (`apiKey`, `virtualKey`, `config`, …) and the
+   *   trace-ID and metadata rules; defaults as for `portkeyMiddleware()`.
+   * @returns a global dynamic module exporting {@link PortkeyContextService} and {@link PORTKEY_MODULE_OPTIONS}.
+   * @throws {@link PortkeyContextError} `INVALID_OPTION` / `INVALID_HEADER_VALUE` at once for a bad static option (the key is never echoed).
+   *
+   * @example
+   * ```ts
+   * PortkeyModule.forRoot({ config: 'pc-support-xxxx', metadata: { app: 'support' } })
+   * ```
+   */
+  static forRoot(options: PortkeyModuleOptions<any> = {}): DynamicModule {
+    compilePortkeyModuleOptions(options);
+    return portkeyDynamicModule([], { provide: PORTKEY_MODULE_OPTIONS, useValue: options });
+  }
+
+  /**
+   * The module with options made by a factory, from other providers (a config service, say).
+   *
+   * @param options - `imports`, `inject` (tokens or classes) and `useFactory`.
+   * @returns a global dynamic module exporting {@link PortkeyContextService} and {@link PORTKEY_MODULE_OPTIONS}.
+   * @throws {@link PortkeyContextError} during start-up when the options the factory made are invalid.
+   *
+   * @example
+   * ```ts
+   * PortkeyModule.forRootAsync({
+   *   imports: [ConfigModule],
+   *   inject: [ConfigService],
+   *   useFactory: (config: ConfigService) => ({ apiKey: config.get('PORTKEY_API_KEY') }),
+   * })
+   * ```
+   */
+  static forRootAsync(options: PortkeyModuleAsyncOptions): DynamicModule {
+    if (typeof options?.useFactory !== 'function') {
+      throw new PortkeyContextError('INVALID_OPTION', 'PortkeyModule.forRootAsync() needs a useFactory function that returns the module options.');
+    }
+    return portkeyDynamicModule(options.imports ?? [], {
+      provide: PORTKEY_MODULE_OPTIONS,
+      useFactory: options.useFactory,
+      inject: options.inject ?? [],
+    });
+  }
+
+  /**
+   * Mounts the context for every route; called by Nest while the app starts.
+   *
+   * @param consumer - Nest's middleware consumer.
+   * @throws {@link PortkeyContextError} `INVALID_OPTION` when the module was imported without `forRoot()` / `forRootAsync()`.
+   */
+  configure(consumer: MiddlewareConsumer): void {
+    if (this.#options === undefined) {
+      throw new PortkeyContextError(
+        'INVALID_OPTION',
+        'PortkeyModule was imported without options: import PortkeyModule.forRoot() or PortkeyModule.forRootAsync({ useFactory }) instead.',
+      );
+    }
+    consumer.apply(PortkeyMiddleware).forRoutes(EVERY_ROUTE);
+    const adapter = this.#adapterHost?.httpAdapter;
+    if (adapter?.getType() === 'fastify') installPortkeyFastifyHook(adapter.getInstance<FastifyInstanceLike>());
+  }
+}
+
+/** The global dynamic module `forRoot` and `forRootAsync` return. */
+function portkeyDynamicModule(imports: NonNullable<DynamicModule['imports']>, optionsProvider: Provider): DynamicModule {
+  return {
+    module: PortkeyModule,
+    global: true,
+    imports,
+    providers: [optionsProvider, PortkeyContextService],
+    exports: [PORTKEY_MODULE_OPTIONS, PortkeyContextService],
+  };
+}
