@@ -1,0 +1,250 @@
+import { randomUUID } from 'node:crypto';
+import type { CallbackManagerForLLMRun } from '@langchain/core/callbacks/manager';
+import type { BaseMessage, MessageContent } from '@langchain/core/messages';
+import type { ChatGenerationChunk, ChatResult } from '@langchain/core/outputs';
+import { AsyncLocalStorageProviderSingleton } from '@langchain/core/singletons';
+import {
+  type BaseChatOpenAIFields,
+  ChatOpenAICompletions,
+  type ChatOpenAICompletionsCallOptions,
+  type ClientOptions,
+} from '@langchain/openai';
+import {
+  assertValidPortkeyOptions,
+  createPortkeyHeaders,
+  mergePortkeyOptions,
+  PORTKEY_OPTION_KEYS,
+  type PortkeyOptions,
+  pickPortkeyOptions,
+  resolvePortkeyOptions,
+  tryGetPortkeyContext,
+} from '../../src/index.js';
+import { describeGatewayError } from './errors.js';
+import { createGatewayFetch, GATEWAY_CALL, type GatewayResponseInfo } from './gateway-fetch.js';
+
+/** Call options of {@link ChatPortkey}: `ChatOpenAI`'s, plus Portkey options for this call only. */
+export interface ChatPortkeyCallOptions extends ChatOpenAICompletionsCallOptions {
+  /**
+   * Portkey options for this call only (`traceId`, `metadata`, `cacheForceRefresh`,
+   * `cacheNamespace`, `config`, …). They win over everything else and never leak into the next call;
+   * `metadata` is merged over the request's.
+   */
+  portkey?: PortkeyOptions;
+}
+
+/**
+ * Constructor fields of {@link ChatPortkey}: the `ChatOpenAI` fields (`model`, `temperature`,
+ * `maxTokens`, `streaming`, `maxRetries`, `timeout`, `maxConcurrency`, …) and every
+ * {@link PortkeyOptions} field. `apiKey` is the **Portkey** API key; no OpenAI key is needed or sent
+ * unless you set provider auth (`authorization`, a virtual key or a config).
+ */
+export interface ChatPortkeyInput
+  extends Omit<BaseChatOpenAIFields, 'apiKey' | 'openAIApiKey' | 'configuration' | 'metadata'>,
+    PortkeyOptions {
+  /** `openai` client options (a custom `fetch`, `defaultHeaders`, …); `apiKey` and `baseURL` come from the Portkey options. */
+  configuration?: Omit<ClientOptions, 'apiKey' | 'baseURL'>;
+}
+
+/** Carries one model call's prepared headers from the model method down to the SDK request. */
+const PORTKEY_CALL = Symbol('portkey-context.call');
+
+interface PreparedCall {
+  headers: Record<string, string | null>;
+  traceId: string | undefined;
+  gateway: GatewayResponseInfo;
+}
+
+/** Handed to the `openai` client as its key so it never sends a real one; the header is removed per call. */
+const NO_PROVIDER_KEY = 'portkey-context-sends-no-provider-key';
+const SECRET_OPTIONS = ['apiKey', 'virtualKey', 'authorization', 'awsAccessKeyId', 'awsSecretAccessKey', 'awsSessionToken'] as const;
+
+function withCall<T extends object>(options: T, call: PreparedCall): T {
+  const sdkOptions = (options as { options?: object }).options;
+  return { ...options, [PORTKEY_CALL]: call, options: { ...sdkOptions, [PORTKEY_CALL]: call } };
+}
+
+/**
+ * The run a model call hangs under when LangChain has no callback run tree (no handlers anywhere
+ * above it): the LangGraph task (agent step) executing the call, if any.
+ */
+function enclosingGraphTask(): string | undefined {
+  const config: any = AsyncLocalStorageProviderSingleton.getRunnableConfig();
+  const taskId = config?.configurable?.__pregel_task_id;
+  if (typeof taskId === 'string' && taskId) return taskId;
+  const namespace = config?.metadata?.checkpoint_ns;
+  return typeof namespace === 'string' ? /:([0-9a-f-]{36})$/.exec(namespace)?.[1] : undefined;
+}
+
+function textOf(content: MessageContent): string {
+  if (typeof content === 'string') return content;
+  return content.map((part: any) => (typeof part === 'string' ? part : typeof part?.text === 'string' ? part.text : '')).join('');
+}
+
+/**
+ * A drop-in `ChatOpenAI` replacement that talks to the Portkey gateway and sends, on every call, the
+ * Portkey context of the request being served: its trace ID, its user metadata, and a span for the
+ * call — whatever LangChain feature made the call (invoke, stream, batch, tools, structured output,
+ * agents). Keep one instance for the whole app.
+ *
+ * Headers are fixed when the model method is called, before LangChain's concurrency queue, so
+ * `maxConcurrency` never lends one request's trace to another. Precedence, lowest first:
+ * the model's options < the request context < a `withPortkeyOverrides` scope < the call's `portkey` option.
+ *
+ * ## Setup
+ * ```sh
+ * npm install portkey-context @langchain/openai @langchain/core
+ * export PORTKEY_API_KEY=…
+ * ```
+ *
+ * ## Instantiate
+ * ```ts
+ * import { ChatPortkey } from 'portkey-context/langchain';
+ * const model = new ChatPortkey({ model: 'gpt-4o-mini', virtualKey: process.env.PORTKEY_VIRTUAL_KEY });
+ * ```
+ *
+ * ## Invoke
+ * ```ts
+ * const reply = await model.invoke('Hello!');                       // carries the request's trace ID and user
+ * reply.response_metadata.portkey;                                   // { traceId, provider, retryAttemptCount, cacheStatus, … }
+ * await model.invoke('Again', { portkey: { cacheForceRefresh: true, metadata: { feature: 'retry' } } });
+ * ```
+ *
+ * ## Stream
+ * ```ts
+ * for await (const chunk of await model.stream('Tell me a story')) process.stdout.write(chunk.text);
+ * ```
+ */
+export class ChatPortkey<CallOptions extends ChatPortkeyCallOptions = ChatPortkeyCallOptions> extends ChatOpenAICompletions<CallOptions> {
+  static override lc_name(): string {
+    return 'ChatPortkey';
+  }
+
+  override get lc_secrets(): { [key: string]: string } | undefined {
+    return {
+      apiKey: 'PORTKEY_API_KEY',
+      virtualKey: 'PORTKEY_VIRTUAL_KEY',
+      authorization: 'PORTKEY_PROVIDER_AUTHORIZATION',
+      config: 'PORTKEY_CONFIG',
+      awsAccessKeyId: 'AWS_ACCESS_KEY_ID',
+      awsSecretAccessKey: 'AWS_SECRET_ACCESS_KEY',
+      awsSessionToken: 'AWS_SESSION_TOKEN',
+      'configuration.defaultHeaders': 'PORTKEY_DEFAULT_HEADERS',
+    };
+  }
+
+  override get lc_aliases(): Record<string, string> {
+    return { modelName: 'model' };
+  }
+
+  /** The gateway URL this model sends to (`baseURL` option, `PORTKEY_BASE_URL`, or Portkey's hosted gateway). */
+  readonly baseURL: string;
+  readonly #portkey: PortkeyOptions;
+  readonly #secrets: string[];
+
+  /**
+   * @param fields - `ChatOpenAI` fields plus Portkey options.
+   * @throws {@link PortkeyContextError} when a Portkey option cannot be sent as a header, or `baseURL` is not a URL.
+   */
+  constructor(fields: ChatPortkeyInput = {}) {
+    const resolved = resolvePortkeyOptions(pickPortkeyOptions(fields));
+    const { baseURL, ...portkey } = resolved;
+    assertValidPortkeyOptions(portkey);
+    const chatFields: Record<string, unknown> = { ...fields };
+    for (const key of PORTKEY_OPTION_KEYS) delete chatFields[key];
+    super({
+      ...chatFields,
+      // LangChain run metadata (for tracers) mirrors the Portkey metadata.
+      metadata: fields.metadata,
+      apiKey: NO_PROVIDER_KEY,
+      // A callback manager must exist for every call so it has a run ID (its span ID).
+      callbacks: fields.callbacks ?? [],
+      configuration: { ...fields.configuration, baseURL, fetch: createGatewayFetch(fields.configuration?.fetch ?? globalThis.fetch) },
+    } as BaseChatOpenAIFields);
+    // What LangChain serializes: the user's fields, secrets replaced by lc_secrets. Not enumerable,
+    // so console.log(model) shows no key.
+    const serializable: Record<string, unknown> = { ...fields };
+    for (const key of Object.keys(serializable)) if (serializable[key] === undefined) delete serializable[key];
+    Object.defineProperty(this, 'lc_kwargs', { value: serializable, enumerable: false, writable: true, configurable: true });
+    this.baseURL = baseURL;
+    this.#portkey = portkey;
+    this.#secrets = SECRET_OPTIONS.map((key) => portkey[key]).filter((v): v is string => typeof v === 'string' && v.length > 0);
+    if (portkey.authorization?.startsWith('Bearer ')) this.#secrets.push(portkey.authorization.slice(7));
+  }
+
+  override _llmType(): string {
+    return 'portkey';
+  }
+
+  /**
+   * Token counts LangChain estimates itself (only when a stream carries no usage): an offline
+   * approximation, ~4 characters a token. js-tiktoken would download its ranks over the network.
+   */
+  override async getNumTokens(content: MessageContent): Promise<number> {
+    return Math.ceil(textOf(content).length / 4);
+  }
+
+  /** Headers of one model call, from the context in force now (the caller's, not the queue's). */
+  #prepareCall(options: Partial<ChatPortkeyCallOptions> | undefined, runManager: CallbackManagerForLLMRun | undefined): PreparedCall {
+    const context = tryGetPortkeyContext();
+    const span: PortkeyOptions = {
+      spanId: runManager?.runId ?? randomUUID(),
+      parentSpanId: runManager?.parentRunId ?? enclosingGraphTask(),
+      spanName: (options as { runName?: string } | undefined)?.runName ?? this.getName(),
+    };
+    const merged = mergePortkeyOptions(
+      this.#portkey,
+      context?.options,
+      context ? { traceId: context.traceId, metadata: context.metadata } : undefined,
+      span,
+      options?.portkey,
+    );
+    const headers: Record<string, string | null> = createPortkeyHeaders(merged);
+    // The openai client always adds `Authorization: Bearer <its key>`; send provider auth only when configured.
+    if (!('Authorization' in headers)) headers.Authorization = null;
+    return { headers, traceId: merged.traceId, gateway: {} };
+  }
+
+  override async _generate(messages: BaseMessage[], options: this['ParsedCallOptions'], runManager?: CallbackManagerForLLMRun): Promise<ChatResult> {
+    const call: PreparedCall = (options as any)[PORTKEY_CALL] ?? this.#prepareCall(options, runManager);
+    const result = await super._generate(messages, withCall(options, call), runManager);
+    if (call.gateway.portkey) {
+      for (const generation of result.generations) {
+        generation.message.response_metadata = { ...generation.message.response_metadata, portkey: call.gateway.portkey };
+      }
+    }
+    return result;
+  }
+
+  override async *_streamResponseChunks(
+    messages: BaseMessage[],
+    options: this['ParsedCallOptions'],
+    runManager?: CallbackManagerForLLMRun,
+  ): AsyncGenerator<ChatGenerationChunk> {
+    const call: PreparedCall = (options as any)[PORTKEY_CALL] ?? this.#prepareCall(options, runManager);
+    let tagged = false;
+    for await (const chunk of super._streamResponseChunks(messages, withCall(options, call), runManager)) {
+      if (!tagged && call.gateway.portkey) {
+        // once only: chunks concatenate their response_metadata
+        chunk.message.response_metadata = { ...chunk.message.response_metadata, portkey: call.gateway.portkey };
+        tagged = true;
+      }
+      yield chunk;
+    }
+  }
+
+  // biome-ignore lint/suspicious/noExplicitAny: mirrors the overloaded signature of ChatOpenAICompletions
+  override async completionWithRetry(request: any, requestOptions?: any): Promise<any> {
+    const call: PreparedCall = requestOptions?.[PORTKEY_CALL] ?? this.#prepareCall(requestOptions, undefined);
+    const own = requestOptions?.headers;
+    const sdkOptions = {
+      ...requestOptions,
+      headers: { ...(own && !(own instanceof Headers) ? own : {}), ...call.headers },
+      fetchOptions: { ...requestOptions?.fetchOptions, [GATEWAY_CALL]: call.gateway },
+    };
+    try {
+      return await super.completionWithRetry(request, sdkOptions);
+    } catch (error) {
+      throw describeGatewayError(error, this.baseURL, call.traceId, this.#secrets);
+    }
+  }
+}
