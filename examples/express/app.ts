@@ -1,10 +1,10 @@
 /**
- * Example Express app: three lines of portkey-context, and every gateway call made while serving a
- * request carries that request's trace ID and signed-in user.
+ * Example Express app: three lines of portkey-context, and every LLM call made while serving a
+ * request — here through LangChain — carries that request's trace ID and signed-in user.
  */
 import express, { type NextFunction, type Request, type Response } from 'express';
-import { portkeyHeaders, type PortkeyOptions, resolvePortkeyOptions } from 'portkey-context';
 import { portkeyMiddleware } from 'portkey-context/express';
+import { ChatPortkey, type ChatPortkeyInput } from 'portkey-context/langchain';
 
 /** Stand-in for passport & co.: `Authorization: Bearer <user>@<org>` signs a user in. */
 function demoAuth(req: Request, _res: Response, next: NextFunction) {
@@ -13,22 +13,26 @@ function demoAuth(req: Request, _res: Response, next: NextFunction) {
   next();
 }
 
-export function createApp(portkey: PortkeyOptions = {}) {
-  const { baseURL } = resolvePortkeyOptions(portkey);
+export function createApp(modelOptions: ChatPortkeyInput = {}) {
+  // One model for the whole app; it picks up each request's context by itself.
+  const model = new ChatPortkey({ model: 'gpt-4o-mini', ...modelOptions });
+
   const app = express();
-  app.use(portkeyMiddleware(portkey)); // 1. every request gets a Portkey context
-  app.use(demoAuth); //                    auth may run after it: the user is read when headers are built
+  app.use(portkeyMiddleware()); // every request gets a Portkey context
+  app.use(demoAuth); //           auth may run after it: the user is read when headers are built
   app.use(express.json());
 
-  // 2. any gateway call made while serving the request carries its trace ID and user
   app.post('/ask', async (req, res) => {
-    const answer = await fetch(`${baseURL}/chat/completions`, {
-      method: 'POST',
-      headers: { ...portkeyHeaders(), 'content-type': 'application/json' },
-      body: JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: String(req.body?.question ?? '') }] }),
-    });
-    const body: any = await answer.json();
-    res.status(answer.status).json({ traceId: req.portkey.traceId, answer: body.choices?.[0]?.message?.content ?? body });
+    const reply = await model.invoke(String(req.body?.question ?? ''));
+    res.json({ traceId: req.portkey.traceId, answer: reply.content });
+  });
+
+  app.post('/ask/stream', async (req, res) => {
+    res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
+    for await (const chunk of await model.stream(String(req.body?.question ?? ''))) {
+      res.write(`data: ${JSON.stringify(chunk.content)}\n\n`);
+    }
+    res.end('event: done\ndata: {}\n\n');
   });
   return app;
 }
