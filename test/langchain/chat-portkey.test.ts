@@ -116,6 +116,7 @@ describe('ChatPortkey through the real gateway', () => {
   it('bindTools: tool calls are parsed, and the bound model is still ChatPortkey', async () => {
     const model = makeModel();
     const bound = model.bindTools([weather]);
+    expect((bound as any).bound).toBe(model);
     const reply = await inRequest('trace-tools', 'erin', () => bound.invoke('weather in Paris?'));
     expect(reply.tool_calls).toEqual([expect.objectContaining({ name: 'get_weather', args: { city: 'Paris' } })]);
     const sent = stack.gatewayRequests[0]!;
@@ -146,6 +147,18 @@ describe('ChatPortkey through the real gateway', () => {
     expect(events).toContain('on_chat_model_stream');
     expect(header(stack.gatewayRequests[0]!, 'x-portkey-trace-id')).toBe('trace-events');
     expect(metadataOf(stack.gatewayRequests[0]!)._user).toBe('gina');
+  });
+
+  it('streamEvents (the content-block protocol, no version): the call carries the context', async () => {
+    const model = makeModel();
+    const kinds = new Set<string>();
+    await inRequest('trace-events-v3', 'gus', async () => {
+      for await (const event of model.streamEvents('content blocks') as AsyncIterable<{ event: string }>) kinds.add(event.event);
+    });
+    expect(kinds.size).toBeGreaterThan(0);
+    expect(stack.gatewayRequests).toHaveLength(1);
+    expect(header(stack.gatewayRequests[0]!, 'x-portkey-trace-id')).toBe('trace-events-v3');
+    expect(metadataOf(stack.gatewayRequests[0]!)._user).toBe('gus');
   });
 
   it('createAgent (invoke and stream): every model call carries the context and hangs under its agent step', async () => {
