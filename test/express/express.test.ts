@@ -121,6 +121,40 @@ describe('portkeyMiddleware with the real gateway', () => {
     }
   });
 
+  it('sends a hostile user id as safe, bounded metadata and still answers 200', async () => {
+    const hostile = `evil\r\nx-portkey-api-key: stolen ${'ü'.repeat(1000)}`;
+    const res = await request(server.url).get('/chat?q=x').set('x-test-user', encodeURIComponent(hostile));
+    expect(res.status).toBe(200);
+    const sent = stack.gatewayRequests[0]!.headers;
+    expect(sent['x-portkey-api-key']).toBe('pk-app-key');
+    expect(String(sent['x-portkey-metadata'])).toMatch(/^[\x20-\x7e]+$/);
+    const metadata = sentMetadata(0);
+    expect(metadata._user).toHaveLength(128);
+    expect(metadata._organisation).toHaveLength(128);
+
+    // and decoded on the server side, a user object holding raw CR/LF and non-ASCII
+    stack.reset();
+    const direct = express();
+    direct.use(portkeyMiddleware({ apiKey: 'pk-app-key' }));
+    direct.use((req, _res, next) => {
+      (req as any).user = { id: hostile, organisationId: { id: 'Zoë\u0000' } };
+      next();
+    });
+    direct.get('/chat', async (_req, res) => res.json(await callGateway('direct')));
+    const srv = await serveOnLoopback(direct);
+    try {
+      const res2 = await request(srv.url).get('/chat');
+      expect(res2.status).toBe(200);
+      expect(res2.body.status).toBe(200);
+    } finally {
+      await srv.close();
+    }
+    const decoded = sentMetadata(0);
+    expect(decoded._user).toBe(`evilx-portkey-api-key: stolen ${'ü'.repeat(128 - 'evilx-portkey-api-key: stolen '.length)}`);
+    expect(decoded._organisation).toBe('Zoë');
+    expect(stack.gatewayRequests[0]!.headers['x-portkey-api-key']).toBe('pk-app-key');
+  });
+
   it('uses the W3C traceparent trace-id when no earlier source has one', async () => {
     const res = await request(server.url).get('/context').set('traceparent', '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01');
     expect(res.body.traceId).toBe('4bf92f3577b34da6a3ce929d0e0e4736');
