@@ -9,6 +9,7 @@
 //
 //   npm run bench                                  # every pair, 10 rounds of 3 s
 //   BENCH_ROUNDS=4 BENCH_SECONDS=2 BENCH_ONLY=express npm run bench
+//   BENCH_ONLY=nest node bench/run.mjs              # the NestJS pairs (Express and Fastify platforms)
 import { execFileSync, fork } from 'node:child_process';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
@@ -21,6 +22,10 @@ const only = process.env.BENCH_ONLY?.split(',');
 const pairs = [
   ['express-portkey', 'express-als', 0.97],
   ['express-als', 'express-bare', null],
+  ['nest-portkey', 'nest-als', 0.97],
+  ['nest-als', 'nest-bare', null],
+  ['nest-fastify-portkey', 'nest-fastify-als', 0.97],
+  ['nest-fastify-als', 'nest-fastify-bare', null],
 ].filter(([candidate]) => !only || only.includes(candidate.split('-')[0]));
 
 const serverScript = fileURLToPath(new URL('./servers.mjs', import.meta.url));

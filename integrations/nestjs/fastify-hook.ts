@@ -5,7 +5,7 @@ const INSTALLED = Symbol.for('portkey-context.nestjs.fastify-hook');
 
 /** The little of a Fastify request the hook uses. */
 interface FastifyRequestLike {
-  raw: IncomingMessage & { portkey?: unknown };
+  raw: IncomingMessage;
 }
 
 /** The little of a Fastify instance the hook needs (no run-time or type dependency on fastify). */
@@ -15,21 +15,19 @@ export interface FastifyInstanceLike {
 
 /**
  * Fastify `preValidation` hook for `@nestjs/platform-fastify`. Nest middleware sees Node's raw
- * request, but guards set `user` on Fastify's request, and Fastify parses a body after middleware in
- * another async context (the stream's), which loses `AsyncLocalStorage`. After parsing and before
- * guards and the handler, this hook points the context at Fastify's request (the user is read
- * lazily from it) and, when the context was lost, runs the rest of the request in it again.
+ * request, but guards set `user` on Fastify's request: after the body is parsed and before guards
+ * and the handler run, this hook points the request's context at Fastify's request, from which the
+ * user is then read lazily (and which `metadata(req, defaults)` receives).
+ *
+ * Fastify (4 and later) runs the hooks after body parsing in the async context of the request
+ * (its content-type parser uses an `AsyncResource`), so the context is still in the store here.
+ * A context that is not the one the middleware made for this very request (a scope a user
+ * middleware opened with `withPortkeyOverrides`, say) is left alone.
  */
 export function portkeyFastifyPreValidation(request: FastifyRequestLike, _reply: unknown, done: (error?: Error) => void): void {
-  // set by PortkeyMiddleware (not instanceof: the ESM and CJS builds may both be loaded)
-  const context = request.raw.portkey as PortkeyRequestContext<any> | undefined;
-  if (context === undefined) {
-    done();
-    return;
-  }
-  context.request = request;
-  if (portkeyContextStorage.getStore() === context) done();
-  else portkeyContextStorage.run(context, done);
+  const context = portkeyContextStorage.getStore() as PortkeyRequestContext<any> | undefined;
+  if (context !== undefined && context.request === request.raw) context.request = request;
+  done();
 }
 
 /**

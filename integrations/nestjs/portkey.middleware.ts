@@ -2,7 +2,6 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Inject, Injectable, type NestMiddleware } from '@nestjs/common';
 import {
   createRequestContextFactory,
-  type PortkeyContext,
   PortkeyContextError,
   type PortkeyRequestContext,
   portkeyContextStorage,
@@ -11,7 +10,7 @@ import type { PortkeyModuleOptions, PortkeyNestRequest } from './options.js';
 import { PORTKEY_MODULE_OPTIONS } from './tokens.js';
 
 /** The request as the middleware sees it: Express's request, or Node's raw request under Fastify. */
-export type PortkeyMiddlewareRequest = IncomingMessage & { user?: any; portkey?: PortkeyContext };
+export type PortkeyMiddlewareRequest = IncomingMessage & { user?: any };
 
 /**
  * Checks the module options and builds the per-request context factory from them.
@@ -34,8 +33,11 @@ export function compilePortkeyModuleOptions(options: PortkeyModuleOptions = {}):
 
 /**
  * The Nest middleware `PortkeyModule` mounts for every route: it runs the rest of the request
- * inside the request's Portkey context (`AsyncLocalStorage.run`, never `enterWith`), keeps it on
- * `req.portkey` and returns the trace ID in the response header.
+ * inside the request's Portkey context (`AsyncLocalStorage.run`, never `enterWith`) and returns the
+ * trace ID in the response header.
+ *
+ * It does not put the context on `req` (the service and the decorators read it from the store):
+ * adding a property to every request measurably slowed a Nest hello-world in `bench/`.
  *
  * Not exported from the package: `PortkeyModule` mounts it.
  */
@@ -63,7 +65,6 @@ export class PortkeyMiddleware implements NestMiddleware {
    */
   use(req: PortkeyMiddlewareRequest, res: ServerResponse, next: (error?: unknown) => void): void {
     const context = this.#createContext(req);
-    req.portkey = context;
     if (this.#responseHeader) res.setHeader(this.#responseHeader, context.traceId);
     portkeyContextStorage.run(context, next);
   }

@@ -11,7 +11,7 @@ import {
 import { HttpAdapterHost } from '@nestjs/core';
 import { PortkeyContextError } from '../../src/index.js';
 import { type FastifyInstanceLike, installPortkeyFastifyHook } from './fastify-hook.js';
-import type { PortkeyModuleAsyncOptions, PortkeyModuleOptions } from './options.js';
+import type { PortkeyModuleAsyncOptions, PortkeyModuleOptions, PortkeyNestRequest } from './options.js';
 import { PortkeyContextService } from './portkey-context.service.js';
 import { compilePortkeyModuleOptions, PortkeyMiddleware } from './portkey.middleware.js';
 import { PORTKEY_MODULE_OPTIONS } from './tokens.js';
@@ -59,6 +59,7 @@ export class PortkeyModule implements NestModule {
   /**
    * The module with static options.
    *
+   * @typeParam Req - the request type `metadata(req, defaults)` takes (`FastifyRequest`, Express's `Request`).
    * @param options - the app's Portkey defaults (`apiKey`, `virtualKey`, `config`, …) and the
    *   trace-ID and metadata rules; defaults as for `portkeyMiddleware()`.
    * @returns a global dynamic module exporting {@link PortkeyContextService} and {@link PORTKEY_MODULE_OPTIONS}.
@@ -69,8 +70,8 @@ export class PortkeyModule implements NestModule {
    * PortkeyModule.forRoot({ config: 'pc-support-xxxx', metadata: { app: 'support' } })
    * ```
    */
-  static forRoot(options: PortkeyModuleOptions<any> = {}): DynamicModule {
-    compilePortkeyModuleOptions(options);
+  static forRoot<Req extends PortkeyNestRequest = PortkeyNestRequest>(options: PortkeyModuleOptions<Req> = {}): DynamicModule {
+    compilePortkeyModuleOptions(options as PortkeyModuleOptions);
     return portkeyDynamicModule([], { provide: PORTKEY_MODULE_OPTIONS, useValue: options });
   }
 
