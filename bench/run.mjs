@@ -21,6 +21,7 @@ const only = process.env.BENCH_ONLY?.split(',');
 /** [candidate, baseline, required ratio or null] */
 const pairs = [
   ['express-portkey', 'express-als', 0.97],
+  ['express-als', 'express-als', null], // A/A: the same app twice, the noise floor of this run
   ['express-als', 'express-bare', null],
   ['nest-portkey', 'nest-als', 0.97],
   ['nest-als', 'nest-bare', null],
@@ -76,20 +77,21 @@ let failed = false;
 for (const [candidate, baseline, required] of pairs) {
   const rpsRatios = [];
   const cpuRatios = [];
-  const servers = { [candidate]: await startServer(candidate), [baseline]: await startServer(baseline) };
-  for (const variant of [candidate, baseline]) await load(servers[variant], 2);
+  // index 0: candidate, 1: baseline (two processes even when both run the same variant)
+  const servers = [await startServer(candidate), await startServer(baseline)];
+  for (const server of servers) await load(server, 2);
   for (let round = 0; round < rounds; round++) {
-    const order = round % 2 ? [baseline, candidate] : [candidate, baseline];
-    const r = {};
-    for (const variant of order) r[variant] = await load(servers[variant], seconds);
-    rpsRatios.push(r[candidate].rps / r[baseline].rps);
-    cpuRatios.push(r[baseline].cpuPerRequest / r[candidate].cpuPerRequest);
+    const order = round % 2 ? [1, 0] : [0, 1];
+    const r = [];
+    for (const i of order) r[i] = await load(servers[i], seconds);
+    rpsRatios.push(r[0].rps / r[1].rps);
+    cpuRatios.push(r[1].cpuPerRequest / r[0].cpuPerRequest);
     console.log(
-      `  round ${String(round + 1).padStart(2)}: ${candidate} ${r[candidate].rps.toFixed(0)} req/s, ${baseline} ${r[baseline].rps.toFixed(0)} req/s` +
+      `  round ${String(round + 1).padStart(2)}: ${candidate} ${r[0].rps.toFixed(0)} req/s, ${baseline} ${r[1].rps.toFixed(0)} req/s` +
         ` | ratio req/s ${rpsRatios.at(-1).toFixed(3)}, CPU ${cpuRatios.at(-1).toFixed(3)}`,
     );
   }
-  for (const server of Object.values(servers)) server.stop();
+  for (const server of servers) server.stop();
   const rps = median(rpsRatios);
   const cpu = median(cpuRatios);
   const verdict = required === null ? '' : rps >= required ? `  (>= ${required}: ok)` : `  (< ${required}: too slow)`;
