@@ -85,7 +85,11 @@ class StaticContext extends PortkeyContextBase {
   }
 }
 
+/** Where a nested scope keeps the context it was opened in. */
+export const PARENT_CONTEXT: unique symbol = Symbol('portkey-context.parent');
+
 class OverrideContext extends PortkeyContextBase {
+  readonly [PARENT_CONTEXT]: PortkeyContext;
   readonly traceId: string;
   readonly options: PortkeyOptions;
   readonly #parent: PortkeyContext;
@@ -94,6 +98,7 @@ class OverrideContext extends PortkeyContextBase {
   constructor(parent: PortkeyContext, overrides: PortkeyOptions) {
     super();
     this.#parent = parent;
+    this[PARENT_CONTEXT] = parent;
     this.traceId = overrides.traceId ?? parent.traceId;
     this.#metadata = overrides.metadata;
     this.options = { ...parent.options, ...withoutRequestFields(overrides) };

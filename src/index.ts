@@ -22,6 +22,7 @@ export {
 } from './options.js';
 export {
   createRequestContextFactory,
+  findRequestContext,
   type PortkeyRequestOptions,
   PortkeyRequestContext,
   type RequestLike,

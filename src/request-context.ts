@@ -1,5 +1,5 @@
 import type { IncomingHttpHeaders } from 'node:http';
-import { PortkeyContextBase } from './context.js';
+import { PARENT_CONTEXT, type PortkeyContext, PortkeyContextBase, portkeyContextStorage } from './context.js';
 import { PortkeyContextError } from './errors.js';
 import { assertValidPortkeyOptions } from './headers.js';
 import { userMetadata } from './metadata.js';
@@ -97,4 +97,17 @@ export function createRequestContextFactory<Req extends RequestLike>(
   const readTraceId = createTraceIdReader(options);
   const resolveMetadata = metadataResolver(options.metadata);
   return (request) => new PortkeyRequestContext(readTraceId(request.headers), request, staticOptions, resolveMetadata);
+}
+
+/**
+ * The request context of `request` among the contexts in force now (nested override scopes
+ * included), or `undefined` when the code runs outside that request's context.
+ */
+export function findRequestContext<Req extends RequestLike>(request: Req): PortkeyRequestContext<Req> | undefined {
+  let context: PortkeyContext | undefined = portkeyContextStorage.getStore();
+  while (context) {
+    if (context instanceof PortkeyRequestContext && context.request === request) return context as PortkeyRequestContext<Req>;
+    context = (context as { [PARENT_CONTEXT]?: PortkeyContext })[PARENT_CONTEXT];
+  }
+  return undefined;
 }

@@ -3,14 +3,14 @@ import type { Request } from 'express';
 import { describe, expectTypeOf, it } from 'vitest';
 import {
   type PortkeyContext,
-  PortkeyContextError,
+  type PortkeyContextError,
   type PortkeyContextErrorCode,
   type PortkeyOptions,
   portkeyHeaders,
   withPortkeyOverrides,
 } from 'portkey-context';
 import { type PortkeyMiddlewareOptions, portkeyMiddleware } from 'portkey-context/express';
-import { ChatPortkey, type ChatPortkeyCallOptions, type ChatPortkeyInput, type PortkeyResponseMetadata, portkeyResponseMetadata } from 'portkey-context/langchain';
+import { type ChatPortkey, type ChatPortkeyCallOptions, type ChatPortkeyInput, type PortkeyResponseMetadata, portkeyResponseMetadata } from 'portkey-context/langchain';
 
 describe('public types', () => {
   it('core', () => {

@@ -232,7 +232,6 @@ export class ChatPortkey<CallOptions extends ChatPortkeyCallOptions = ChatPortke
     }
   }
 
-  // biome-ignore lint/suspicious/noExplicitAny: mirrors the overloaded signature of ChatOpenAICompletions
   override async completionWithRetry(request: any, requestOptions?: any): Promise<any> {
     const call: PreparedCall = requestOptions?.[PORTKEY_CALL] ?? this.#prepareCall(requestOptions, undefined);
     const own = requestOptions?.headers;

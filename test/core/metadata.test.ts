@@ -21,6 +21,7 @@ describe('normalizeMetadata', () => {
 
   it('never throws on hostile input', () => {
     const hostile = Object.create(null);
+    // biome-ignore lint/suspicious/noProto: a hostile key is the point of this test
     hostile.__proto__ = 'x';
     hostile.ok = 'y';
     expect(normalizeMetadata(hostile)).toEqual({ ok: 'y' });

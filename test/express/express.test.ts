@@ -2,7 +2,7 @@ import { connect } from 'node:net';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import request from 'supertest';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { getPortkeyContext, portkeyHeaders } from 'portkey-context';
+import { getPortkeyContext, portkeyHeaders, withPortkeyOverrides } from 'portkey-context';
 import { portkeyMiddleware } from 'portkey-context/express';
 import { type GatewayStack, serveOnLoopback, startGatewayStack } from '../harness/index.js';
 
@@ -45,6 +45,10 @@ beforeAll(async () => {
   app.post('/json', async (req, res) => {
     await new Promise((r) => setTimeout(r, 5));
     res.json({ ...(await callGateway(req.body.question)), traceId: getPortkeyContext().traceId });
+  });
+  app.get('/nested', (req, res) => {
+    const inner = withPortkeyOverrides({ traceId: 'inner-scope' }, () => ({ scope: getPortkeyContext().traceId, request: req.portkey.traceId }));
+    setTimeout(() => res.json({ ...inner, later: req.portkey?.traceId }), 1);
   });
   app.get('/context', (req, res) => {
     res.json({ traceId: req.portkey.traceId, metadata: req.portkey.metadata, headers: req.portkey.headers() });
@@ -153,6 +157,11 @@ describe('portkeyMiddleware with the real gateway', () => {
     expect(decoded._user).toBe(`evilx-portkey-api-key: stolen ${'ü'.repeat(128 - 'evilx-portkey-api-key: stolen '.length)}`);
     expect(decoded._organisation).toBe('Zoë');
     expect(stack.gatewayRequests[0]!.headers['x-portkey-api-key']).toBe('pk-app-key');
+  });
+
+  it('req.portkey is the request\'s own context, also inside a nested override scope and after a timer', async () => {
+    const res = await request(server.url).get('/nested').set('x-request-id', 'outer-1');
+    expect(res.body).toEqual({ scope: 'inner-scope', request: 'outer-1', later: 'outer-1' });
   });
 
   it('uses the W3C traceparent trace-id when no earlier source has one', async () => {
