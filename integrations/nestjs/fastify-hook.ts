@@ -1,5 +1,5 @@
 import type { IncomingMessage } from 'node:http';
-import { type PortkeyRequestContext, portkeyContextStorage } from '../../src/index.js';
+import { findRequestContext } from '../../src/index.js';
 
 const INSTALLED = Symbol.for('portkey-context.nestjs.fastify-hook');
 
@@ -21,12 +21,12 @@ export interface FastifyInstanceLike {
  *
  * Fastify (4 and later) runs the hooks after body parsing in the async context of the request
  * (its content-type parser uses an `AsyncResource`), so the context is still in the store here.
- * A context that is not the one the middleware made for this very request (a scope a user
- * middleware opened with `withPortkeyOverrides`, say) is left alone.
+ * The request's context is found through any `withPortkeyOverrides` scope a user middleware opened
+ * before guards run.
  */
 export function portkeyFastifyPreValidation(request: FastifyRequestLike, _reply: unknown, done: (error?: Error) => void): void {
-  const context = portkeyContextStorage.getStore() as PortkeyRequestContext<any> | undefined;
-  if (context !== undefined && context.request === request.raw) context.request = request;
+  const context = findRequestContext<any>(request.raw);
+  if (context !== undefined) context.request = request;
   done();
 }
 
