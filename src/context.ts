@@ -92,12 +92,10 @@ class OverrideContext extends PortkeyContextBase {
   readonly [PARENT_CONTEXT]: PortkeyContext;
   readonly traceId: string;
   readonly options: PortkeyOptions;
-  readonly #parent: PortkeyContext;
   readonly #metadata: PortkeyMetadata | undefined;
 
   constructor(parent: PortkeyContext, overrides: PortkeyOptions) {
     super();
-    this.#parent = parent;
     this[PARENT_CONTEXT] = parent;
     this.traceId = overrides.traceId ?? parent.traceId;
     this.#metadata = overrides.metadata;
@@ -106,7 +104,7 @@ class OverrideContext extends PortkeyContextBase {
   }
 
   get metadata(): PortkeyMetadata {
-    return this.#metadata ? { ...this.#parent.metadata, ...this.#metadata } : this.#parent.metadata;
+    return this.#metadata ? { ...this[PARENT_CONTEXT].metadata, ...this.#metadata } : this[PARENT_CONTEXT].metadata;
   }
 }
 

@@ -27,6 +27,7 @@ export {
   PortkeyRequestContext,
   type RequestLike,
   type RequestMetadataOption,
+  traceIdResponseHeader,
 } from './request-context.js';
 export {
   createTraceIdReader,

@@ -3,9 +3,9 @@ import {
   createRequestContextFactory,
   findRequestContext,
   type PortkeyContext,
-  PortkeyContextError,
   type PortkeyRequestOptions,
   portkeyContextStorage,
+  traceIdResponseHeader,
 } from '../../src/index.js';
 
 /** The request as the middleware sees it: Node's request, with the `user` auth sets later. */
@@ -73,10 +73,7 @@ export function portkeyMiddleware<Req extends PortkeyExpressRequest = PortkeyExp
   options: PortkeyMiddlewareOptions<Req> = {},
 ): (req: IncomingMessage, res: ServerResponse, next: (err?: unknown) => void) => void {
   const createContext = createRequestContextFactory<Req>(options);
-  const responseHeader = options.responseHeader === undefined ? 'x-portkey-trace-id' : options.responseHeader;
-  if (responseHeader !== false && !/^[A-Za-z0-9-]+$/.test(responseHeader)) {
-    throw new PortkeyContextError('INVALID_OPTION', `responseHeader must be a header name or false, got ${JSON.stringify(responseHeader)}.`);
-  }
+  const responseHeader = traceIdResponseHeader(options.responseHeader);
   let exposedOn: object | null = null;
   return function portkeyContextMiddleware(req, res, next) {
     const context = createContext(req as Req);

@@ -2,9 +2,9 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Inject, Injectable, type NestMiddleware } from '@nestjs/common';
 import {
   createRequestContextFactory,
-  PortkeyContextError,
   type PortkeyRequestContext,
   portkeyContextStorage,
+  traceIdResponseHeader,
 } from '../../src/index.js';
 import type { PortkeyModuleOptions, PortkeyNestRequest } from './options.js';
 import { PORTKEY_MODULE_OPTIONS } from './tokens.js';
@@ -24,10 +24,7 @@ export function compilePortkeyModuleOptions(options: PortkeyModuleOptions = {}):
   responseHeader: string | false;
 } {
   const createContext = createRequestContextFactory<PortkeyNestRequest>(options);
-  const responseHeader = options.responseHeader === undefined ? 'x-portkey-trace-id' : options.responseHeader;
-  if (responseHeader !== false && (typeof responseHeader !== 'string' || !/^[A-Za-z0-9-]+$/.test(responseHeader))) {
-    throw new PortkeyContextError('INVALID_OPTION', `responseHeader must be a header name or false, got ${JSON.stringify(responseHeader)}.`);
-  }
+  const responseHeader = traceIdResponseHeader(options.responseHeader);
   return { createContext, responseHeader };
 }
 
