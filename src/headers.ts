@@ -35,8 +35,17 @@ export const PORTKEY_HEADER_NAMES = {
   forwardHeaders: 'x-portkey-forward-headers',
 } as const;
 
-/** Options whose values are secrets: never echoed in an error message. */
-const SECRET_OPTIONS = new Set(['apiKey', 'authorization', 'awsAccessKeyId', 'awsSecretAccessKey', 'awsSessionToken', 'config']);
+/** Options whose values are secrets: never echoed in an error message, redacted where they could be. */
+export const SECRET_PORTKEY_OPTIONS = [
+  'apiKey',
+  'virtualKey',
+  'authorization',
+  'config',
+  'awsAccessKeyId',
+  'awsSecretAccessKey',
+  'awsSessionToken',
+] as const satisfies readonly (keyof PortkeyOptions)[];
+const SECRET_OPTIONS: ReadonlySet<string> = new Set(SECRET_PORTKEY_OPTIONS);
 
 /** Printable ASCII and tab: what every HTTP client sends without complaint. */
 const SAFE_HEADER_VALUE = /^[\t\x20-\x7e]*$/;

@@ -9,7 +9,7 @@ export {
   withPortkeyOverrides,
 } from './context.js';
 export { PortkeyContextError, type PortkeyContextErrorCode } from './errors.js';
-export { asciiJson, assertValidPortkeyOptions, createPortkeyHeaders, PORTKEY_HEADER_NAMES } from './headers.js';
+export { asciiJson, assertValidPortkeyOptions, createPortkeyHeaders, PORTKEY_HEADER_NAMES, SECRET_PORTKEY_OPTIONS } from './headers.js';
 export { METADATA_KEY_MAX_LENGTH, METADATA_VALUE_MAX_LENGTH, normalizeMetadata, userMetadata } from './metadata.js';
 export {
   DEFAULT_PORTKEY_BASE_URL,

@@ -17,6 +17,7 @@ import {
   type PortkeyOptions,
   pickPortkeyOptions,
   resolvePortkeyOptions,
+  SECRET_PORTKEY_OPTIONS,
   tryGetPortkeyContext,
 } from '../../src/index.js';
 import { describeGatewayError } from './errors.js';
@@ -56,7 +57,6 @@ interface PreparedCall {
 
 /** Handed to the `openai` client as its key so it never sends a real one; the header is removed per call. */
 const NO_PROVIDER_KEY = 'portkey-context-sends-no-provider-key';
-const SECRET_OPTIONS = ['apiKey', 'virtualKey', 'authorization', 'awsAccessKeyId', 'awsSecretAccessKey', 'awsSessionToken'] as const;
 
 function withCall<T extends object>(options: T, call: PreparedCall): T {
   const sdkOptions = (options as { options?: object }).options;
@@ -167,7 +167,7 @@ export class ChatPortkey<CallOptions extends ChatPortkeyCallOptions = ChatPortke
     Object.defineProperty(this, 'lc_kwargs', { value: serializable, enumerable: false, writable: true, configurable: true });
     this.baseURL = baseURL;
     this.#portkey = portkey;
-    this.#secrets = SECRET_OPTIONS.map((key) => portkey[key]).filter((v): v is string => typeof v === 'string' && v.length > 0);
+    this.#secrets = SECRET_PORTKEY_OPTIONS.map((key) => portkey[key]).filter((v): v is string => typeof v === 'string' && v.length > 0);
     if (portkey.authorization?.startsWith('Bearer ')) this.#secrets.push(portkey.authorization.slice(7));
   }
 
