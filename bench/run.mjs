@@ -1,13 +1,20 @@
 // Side-by-side request-throughput benchmark, reported as ratios to a baseline measured in the same run.
 //
-// For each pair, both servers run in their own process (pinned to CPU 0 when `taskset` is there, with
-// this load generator on CPU 1), are warmed once, then loaded one at a time with autocannon on
-// loopback, ABBA, for several rounds. Each round gives two ratios, candidate / baseline:
+// Each round starts a fresh process for both servers of a pair, both pinned to CPU 0 when `taskset`
+// is there (this load generator on CPU 1), and loads them *at the same time* with autocannon on
+// loopback, 50 connections each. The two processes share one core, so whatever else the machine
+// is doing hits both alike, and the ratio of their request rates is the ratio of their CPU cost per
+// request. Two methods were tried first and rejected on this shared 2-core machine:
+//   - one long-lived process per variant, loaded in turn: two processes of the *same* app differed
+//     by ~3% for their whole life (memory layout, JIT decisions), more than the effect measured;
+//   - fresh processes loaded in turn: per-round ratios of an A/A pair spread over 0.85-1.08.
+// Loading both at once brought the A/A spread to about ±1.5% per round. The start order alternates
+// between rounds. Each round gives two ratios, candidate / baseline:
 //   - req/s: requests per second;
-//   - CPU: the server's CPU time per request (baseline / candidate), steadier on a noisy machine.
+//   - CPU: the server's CPU time per request (baseline / candidate).
 // The medians are reported.
 //
-//   npm run bench                                  # every pair, 10 rounds of 3 s
+//   npm run bench                                  # every pair, 12 rounds of 3 s
 //   BENCH_ROUNDS=4 BENCH_SECONDS=2 BENCH_ONLY=express npm run bench
 //   BENCH_ONLY=nest node bench/run.mjs              # the NestJS pairs (Express and Fastify platforms)
 import { execFileSync, fork } from 'node:child_process';
@@ -15,8 +22,9 @@ import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 
-const rounds = Number(process.env.BENCH_ROUNDS ?? 10);
+const rounds = Number(process.env.BENCH_ROUNDS ?? 12);
 const seconds = Number(process.env.BENCH_SECONDS ?? 3);
+const warmup = Number(process.env.BENCH_WARMUP ?? 1);
 const only = process.env.BENCH_ONLY?.split(',');
 /** [candidate, baseline, required ratio or null] */
 const pairs = [
@@ -56,7 +64,7 @@ async function startServer(variant) {
       child.once('message', (usage) => resolve(usage.user + usage.system));
       child.send('cpu');
     });
-  return { url: `http://127.0.0.1:${port}/`, cpu, stop: () => child.kill() };
+  return { url: `http://127.0.0.1:${port}/`, cpu, stop: () => new Promise((resolve) => child.once('exit', resolve).kill()) };
 }
 
 async function load(server, duration) {
@@ -72,18 +80,20 @@ const median = (xs) => {
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 };
 
-console.log(`${rounds} rounds of ${seconds} s per variant; ${pin ? 'server pinned to CPU 0, load on CPU 1' : 'no CPU pinning'}\n`);
+console.log(`${rounds} rounds of ${seconds} s per variant (both loaded at once, fresh processes each round, ${warmup} s warm-up); ${pin ? 'server pinned to CPU 0, load on CPU 1' : 'no CPU pinning'}\n`);
 let failed = false;
 for (const [candidate, baseline, required] of pairs) {
   const rpsRatios = [];
   const cpuRatios = [];
-  // index 0: candidate, 1: baseline (two processes even when both run the same variant)
-  const servers = [await startServer(candidate), await startServer(baseline)];
-  for (const server of servers) await load(server, 2);
   for (let round = 0; round < rounds; round++) {
+    // index 0: candidate, 1: baseline (two processes even when both run the same variant)
     const order = round % 2 ? [1, 0] : [0, 1];
+    const servers = [];
+    for (const i of order) servers[i] = await startServer(i === 0 ? candidate : baseline);
+    await Promise.all(order.map((i) => load(servers[i], warmup)));
     const r = [];
-    for (const i of order) r[i] = await load(servers[i], seconds);
+    await Promise.all(order.map(async (i) => (r[i] = await load(servers[i], seconds))));
+    await Promise.all(servers.map((server) => server.stop()));
     rpsRatios.push(r[0].rps / r[1].rps);
     cpuRatios.push(r[1].cpuPerRequest / r[0].cpuPerRequest);
     console.log(
@@ -91,7 +101,6 @@ for (const [candidate, baseline, required] of pairs) {
         ` | ratio req/s ${rpsRatios.at(-1).toFixed(3)}, CPU ${cpuRatios.at(-1).toFixed(3)}`,
     );
   }
-  for (const server of servers) server.stop();
   const rps = median(rpsRatios);
   const cpu = median(cpuRatios);
   const verdict = required === null ? '' : rps >= required ? `  (>= ${required}: ok)` : `  (< ${required}: too slow)`;

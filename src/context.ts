@@ -1,8 +1,8 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { randomUUID } from 'node:crypto';
 import { PortkeyContextError } from './errors.js';
 import { assertValidPortkeyOptions, createPortkeyHeaders } from './headers.js';
 import { mergePortkeyOptions, type PortkeyMetadata, type PortkeyOptions } from './options.js';
+import { generateTraceId } from './trace-id.js';
 
 /**
  * The Portkey context of the current unit of work (an HTTP request, a job, a scope made with
@@ -24,7 +24,7 @@ export interface PortkeyContext {
 
 /** What {@link runWithPortkeyContext} starts a context from. */
 export interface PortkeyContextInit {
-  /** Trace ID; generated with `crypto.randomUUID()` when absent. */
+  /** Trace ID; generated with {@link generateTraceId} when absent. */
   traceId?: string;
   /** Metadata, or a function called each time headers are built (for values known later, like the user). */
   metadata?: PortkeyMetadata | (() => PortkeyMetadata);
@@ -72,7 +72,7 @@ class StaticContext extends PortkeyContextBase {
 
   constructor(init: PortkeyContextInit) {
     super();
-    this.traceId = init.traceId ?? init.options?.traceId ?? randomUUID();
+    this.traceId = init.traceId ?? init.options?.traceId ?? generateTraceId();
     this.options = withoutRequestFields(init.options);
     this.#staticMetadata = init.options?.metadata;
     this.#metadata = init.metadata;

@@ -32,6 +32,7 @@ export {
 export {
   createTraceIdReader,
   DEFAULT_TRACE_ID_HEADERS,
+  generateTraceId,
   isValidTraceId,
   parseTraceparent,
   readTraceId,

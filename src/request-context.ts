@@ -34,13 +34,14 @@ export interface PortkeyRequestOptions<Req extends RequestLike = RequestLike>
 
 /** A request's Portkey context: trace ID fixed at the start, metadata read from the request when asked. */
 export class PortkeyRequestContext<Req extends RequestLike = RequestLike> extends PortkeyContextBase {
-  readonly traceId: string;
-  readonly options: PortkeyOptions;
+  // `declare`: assigned once in the constructor, not defined empty first (one is made per request).
+  declare readonly traceId: string;
+  declare readonly options: PortkeyOptions;
   /**
    * The request metadata is read from. Adapters may point it at the framework's request object
    * (Fastify's, under NestJS) once they have it.
    */
-  request: Req;
+  declare request: Req;
   readonly #resolveMetadata: (request: Req) => PortkeyMetadata;
 
   constructor(traceId: string, request: Req, options: PortkeyOptions, resolveMetadata: (request: Req) => PortkeyMetadata) {

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { createTraceIdReader, isValidTraceId, parseTraceparent, readTraceId } from 'portkey-context';
+import { createTraceIdReader, generateTraceId, isValidTraceId, parseTraceparent, readTraceId } from 'portkey-context';
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+/** A generated trace ID: 128 random bits as 32 hex characters (the W3C trace-id form). */
+const GENERATED = /^[0-9a-f]{32}$/;
 
 describe('trace IDs', () => {
   it('reads the sources in order, skipping invalid ones', () => {
@@ -9,6 +10,29 @@ describe('trace IDs', () => {
     expect(readTraceId({ 'x-portkey-trace-id': 'bad value!', 'x-correlation-id': 'corr-1' })).toBe('corr-1');
     expect(readTraceId({ 'x-request-id': 'a'.repeat(129) })).toBeUndefined();
     expect(readTraceId({ 'x-request-id': 'ok:1.2_3-4' })).toBe('ok:1.2_3-4');
+    expect(readTraceId({ 'x-request-id': 'req-1', 'x-portkey-trace-id': 'pk-1' })).toBe('pk-1');
+    expect(readTraceId({ 'x-request-id': ['a', 'b'] as unknown as string, 'x-correlation-id': 'corr-1' })).toBe('corr-1');
+  });
+
+  it('reads a custom source list the same way (order, validity, traceparent)', () => {
+    const sources = ['x-b3-traceid', 'traceparent', 'x-request-id'];
+    const tp = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
+    expect(readTraceId({ 'x-request-id': 'r', traceparent: tp }, sources)).toBe('4bf92f3577b34da6a3ce929d0e0e4736');
+    expect(readTraceId({ 'x-request-id': 'r', traceparent: 'junk', 'x-b3-traceid': 'bad id' }, sources)).toBe('r');
+    expect(readTraceId({ 'x-portkey-trace-id': 'pk-1' }, sources)).toBeUndefined();
+    const read = createTraceIdReader({ traceIdHeaders: sources });
+    expect(read({ 'x-portkey-trace-id': 'pk-1' })).toMatch(GENERATED);
+    expect(read({ 'x-b3-traceid': 'b3-1', 'x-request-id': 'r' })).toBe('b3-1');
+  });
+
+  it('generates distinct random IDs, also across refills of its random pool', () => {
+    const ids = Array.from({ length: 2000 }, generateTraceId);
+    for (const id of ids) expect(id).toMatch(GENERATED);
+    expect(new Set(ids).size).toBe(ids.length);
+    // 64 000 hex digits of a uniform source: each digit's share is close to 1/16.
+    const zeros = ids.join('').split('0').length - 1;
+    expect(zeros / 64_000).toBeGreaterThan(1 / 16 - 0.01);
+    expect(zeros / 64_000).toBeLessThan(1 / 16 + 0.01);
   });
 
   it('parses W3C traceparent', () => {
@@ -19,9 +43,9 @@ describe('trace IDs', () => {
     expect(parseTraceparent('garbage')).toBeUndefined();
   });
 
-  it('generates a UUID when nothing usable arrives, or when incoming IDs are not trusted', () => {
-    expect(createTraceIdReader()({ 'x-request-id': 'evil\r\nx: y' })).toMatch(UUID);
-    expect(createTraceIdReader({ trustIncoming: false })({ 'x-request-id': 'req-1' })).toMatch(UUID);
+  it('generates an ID when nothing usable arrives, or when incoming IDs are not trusted', () => {
+    expect(createTraceIdReader()({ 'x-request-id': 'evil\r\nx: y' })).toMatch(GENERATED);
+    expect(createTraceIdReader({ trustIncoming: false })({ 'x-request-id': 'req-1' })).toMatch(GENERATED);
     expect(createTraceIdReader({ traceIdHeaders: ['X-Trace'] })({ 'x-trace': 't-1', 'x-request-id': 'r' })).toBe('t-1');
   });
 
