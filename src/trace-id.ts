@@ -9,7 +9,7 @@ const SAFE_TRACE_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 const TRACEPARENT = /^[\da-f]{2}-([\da-f]{32})-[\da-f]{16}-[\da-f]{2}/;
 
 /** Where trace IDs are read from, in order: the first valid one wins. */
-export const DEFAULT_TRACE_ID_HEADERS: readonly string[] = ['x-portkey-trace-id', 'x-request-id', 'x-correlation-id', 'traceparent'];
+export const DEFAULT_TRACE_ID_HEADERS: readonly string[] = Object.freeze(['x-portkey-trace-id', 'x-request-id', 'x-correlation-id', 'traceparent']);
 
 /** Trace-ID options shared by the Express middleware and the NestJS module. */
 export interface TraceIdOptions {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createTraceIdReader, generateTraceId, isValidTraceId, parseTraceparent, readTraceId } from 'portkey-context';
+import { createTraceIdReader, DEFAULT_TRACE_ID_HEADERS, generateTraceId, isValidTraceId, parseTraceparent, readTraceId } from 'portkey-context';
 
 /** A generated trace ID: 128 random bits as 32 hex characters (the W3C trace-id form). */
 const GENERATED = /^[0-9a-f]{32}$/;
@@ -23,6 +23,19 @@ describe('trace IDs', () => {
     const read = createTraceIdReader({ traceIdHeaders: sources });
     expect(read({ 'x-portkey-trace-id': 'pk-1' })).toMatch(GENERATED);
     expect(read({ 'x-b3-traceid': 'b3-1', 'x-request-id': 'r' })).toBe('b3-1');
+  });
+
+  it('reads the default sources exactly as the generic loop would', () => {
+    expect(Object.isFrozen(DEFAULT_TRACE_ID_HEADERS)).toBe(true);
+    const loopOrder = [...DEFAULT_TRACE_ID_HEADERS, 'x-not-sent']; // not the default list: the generic loop
+    const values = [undefined, 'ok-1', 'bad id', 'x'.repeat(129), '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01'];
+    for (const a of values)
+      for (const b of values)
+        for (const c of values)
+          for (const d of values) {
+            const headers = { 'x-portkey-trace-id': a, 'x-request-id': b, 'x-correlation-id': c, traceparent: d };
+            expect(readTraceId(headers)).toBe(readTraceId(headers, loopOrder));
+          }
   });
 
   it('generates distinct random IDs, also across refills of its random pool', () => {
