@@ -202,6 +202,36 @@ describe('portkeyMiddleware options', () => {
     expect(res2.headers['x-portkey-trace-id']).toBeUndefined();
   });
 
+  it('exposes req.portkey in mounted sub-apps, mounted in the parent or in the sub-app', async () => {
+    const parent = express();
+    parent.use(portkeyMiddleware());
+    const sub = express();
+    route(sub);
+    parent.use('/sub', sub);
+    route(parent);
+    const srv = await serveOnLoopback(parent);
+    try {
+      expect((await request(srv.url).get('/sub/c').set('x-request-id', 'in-sub')).body.traceId).toBe('in-sub');
+      expect((await request(srv.url).get('/c').set('x-request-id', 'in-parent')).body.traceId).toBe('in-parent');
+    } finally {
+      await srv.close();
+    }
+
+    const host = express();
+    const tenant = express();
+    tenant.use(portkeyMiddleware());
+    route(tenant);
+    host.use('/t', tenant);
+    host.get('/plain', (req, res) => res.json({ portkey: req.portkey ?? null }));
+    const srv2 = await serveOnLoopback(host);
+    try {
+      expect((await request(srv2.url).get('/t/c').set('x-request-id', 'tenant-1')).body.traceId).toBe('tenant-1');
+      expect((await request(srv2.url).get('/plain')).body).toEqual({ portkey: null });
+    } finally {
+      await srv2.close();
+    }
+  });
+
   it('lets metadata(req, defaults) replace or extend the default resolver', async () => {
     const a = express();
     a.use(portkeyMiddleware({ metadata: (req, defaults) => ({ ...defaults, path: req.url, _user: 'override' }) }));
