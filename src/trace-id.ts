@@ -104,7 +104,11 @@ function isDefaultSourceList(sources: readonly string[]): boolean {
  * Invalid values (wrong characters, too long, repeated headers) are skipped, never thrown on.
  */
 export function readTraceId(headers: IncomingHttpHeaders, sources: readonly string[] = DEFAULT_TRACE_ID_HEADERS): string | undefined {
-  if (isDefaultSourceList(sources)) return readDefaultSources(headers);
+  return isDefaultSourceList(sources) ? readDefaultSources(headers) : readSources(headers, sources);
+}
+
+/** Any source list, in order: the first valid trace ID. */
+function readSources(headers: IncomingHttpHeaders, sources: readonly string[]): string | undefined {
   for (let i = 0; i < sources.length; i++) {
     const id = readSource(headers, sources[i]!);
     if (id !== undefined) return id;
@@ -137,7 +141,7 @@ export function createTraceIdReader(options: TraceIdOptions = {}): (headers: Inc
         return id;
       }
     : generateTraceId;
-  if (options.trustIncoming === false || sources.length === 0) return () => make();
+  if (options.trustIncoming === false || sources.length === 0) return make;
   if (isDefaultSourceList(sources)) return (headers) => readDefaultSources(headers) ?? make();
-  return (headers) => readTraceId(headers, sources) ?? make();
+  return (headers) => readSources(headers, sources) ?? make();
 }
