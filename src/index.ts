@@ -27,7 +27,6 @@ export {
   PortkeyRequestContext,
   type RequestLike,
   type RequestMetadataOption,
-  traceIdResponseHeader,
 } from './request-context.js';
 export {
   createTraceIdReader,
@@ -37,5 +36,6 @@ export {
   parseTraceparent,
   readTraceId,
   TRACE_ID_MAX_LENGTH,
+  traceIdResponseHeader,
   type TraceIdOptions,
 } from './trace-id.js';

@@ -112,16 +112,3 @@ export function findRequestContext<Req extends RequestLike>(request: Req): Portk
   }
   return undefined;
 }
-
-/**
- * The response header that returns the trace ID: `'x-portkey-trace-id'` by default, `false` for none.
- *
- * @throws {@link PortkeyContextError} `INVALID_OPTION` for something that is not a header name.
- */
-export function traceIdResponseHeader(option: string | false | undefined): string | false {
-  const header = option === undefined ? 'x-portkey-trace-id' : option;
-  if (header !== false && (typeof header !== 'string' || !/^[A-Za-z0-9-]+$/.test(header))) {
-    throw new PortkeyContextError('INVALID_OPTION', `responseHeader must be a header name or false, got ${JSON.stringify(header)}.`);
-  }
-  return header;
-}

@@ -6,6 +6,8 @@ import { PortkeyContextError } from './errors.js';
 export const TRACE_ID_MAX_LENGTH = 128;
 
 const SAFE_TRACE_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+/** What the trace-ID request and response header options accept as a header name. */
+const HEADER_NAME = /^[A-Za-z0-9-]+$/;
 const TRACEPARENT = /^[\da-f]{2}-([\da-f]{32})-[\da-f]{16}-[\da-f]{2}/;
 
 /** Where trace IDs are read from, in order: the first valid one wins. */
@@ -123,7 +125,7 @@ function readSources(headers: IncomingHttpHeaders, sources: readonly string[]): 
  */
 export function createTraceIdReader(options: TraceIdOptions = {}): (headers: IncomingHttpHeaders) => string {
   const sources = (options.traceIdHeaders ?? DEFAULT_TRACE_ID_HEADERS).map((name) => {
-    if (typeof name !== 'string' || !/^[A-Za-z0-9-]+$/.test(name)) {
+    if (typeof name !== 'string' || !HEADER_NAME.test(name)) {
       throw new PortkeyContextError('INVALID_OPTION', `traceIdHeaders must be header names, got ${JSON.stringify(name)}.`);
     }
     return name.toLowerCase();
@@ -144,4 +146,17 @@ export function createTraceIdReader(options: TraceIdOptions = {}): (headers: Inc
   if (options.trustIncoming === false || sources.length === 0) return make;
   if (isDefaultSourceList(sources)) return (headers) => readDefaultSources(headers) ?? make();
   return (headers) => readSources(headers, sources) ?? make();
+}
+
+/**
+ * The response header that returns the trace ID: `'x-portkey-trace-id'` by default, `false` for none.
+ *
+ * @throws {@link PortkeyContextError} `INVALID_OPTION` for something that is not a header name.
+ */
+export function traceIdResponseHeader(option: string | false | undefined): string | false {
+  const header = option === undefined ? 'x-portkey-trace-id' : option;
+  if (header !== false && (typeof header !== 'string' || !HEADER_NAME.test(header))) {
+    throw new PortkeyContextError('INVALID_OPTION', `responseHeader must be a header name or false, got ${JSON.stringify(header)}.`);
+  }
+  return header;
 }
