@@ -16,6 +16,13 @@ export interface PortkeyContext {
   /** Other Portkey options in force for gateway calls (app defaults, then overrides). */
   readonly options: PortkeyOptions;
   /**
+   * Fires when the work this context serves is abandoned — for a request context, when the client
+   * disconnects before the response is complete (`abortOnDisconnect`). `ChatPortkey` aborts its
+   * calls with it; pass it to any other client: `fetch(url, { signal: context.signal })`.
+   * `undefined` when nothing can abandon the work.
+   */
+  readonly signal: AbortSignal | undefined;
+  /**
    * The `x-portkey-*` headers for a gateway call made now: environment defaults < `options` <
    * trace ID and metadata < `overrides` (metadata merged at every step).
    */
@@ -30,6 +37,8 @@ export interface PortkeyContextInit {
   metadata?: PortkeyMetadata | (() => PortkeyMetadata);
   /** Other Portkey options for gateway calls made in this context. */
   options?: PortkeyOptions;
+  /** Aborts the context's gateway calls when it fires (a job's cancellation, say). */
+  signal?: AbortSignal;
 }
 
 const STORE_KEY = Symbol.for('portkey-context.store');
@@ -50,6 +59,7 @@ export abstract class PortkeyContextBase implements PortkeyContext {
   abstract readonly traceId: string;
   abstract readonly metadata: PortkeyMetadata;
   abstract readonly options: PortkeyOptions;
+  abstract readonly signal: AbortSignal | undefined;
 
   headers(overrides?: PortkeyOptions): Record<string, string> {
     return createPortkeyHeaders(
@@ -67,6 +77,7 @@ function withoutRequestFields(options: PortkeyOptions | undefined): PortkeyOptio
 class StaticContext extends PortkeyContextBase {
   readonly traceId: string;
   readonly options: PortkeyOptions;
+  readonly signal: AbortSignal | undefined;
   readonly #staticMetadata: PortkeyMetadata | undefined;
   readonly #metadata: PortkeyContextInit['metadata'];
 
@@ -74,6 +85,7 @@ class StaticContext extends PortkeyContextBase {
     super();
     this.traceId = init.traceId ?? init.options?.traceId ?? generateTraceId();
     this.options = withoutRequestFields(init.options);
+    this.signal = init.signal;
     this.#staticMetadata = init.options?.metadata;
     this.#metadata = init.metadata;
     assertValidPortkeyOptions({ ...this.options, traceId: this.traceId });
@@ -105,6 +117,10 @@ class OverrideContext extends PortkeyContextBase {
 
   get metadata(): PortkeyMetadata {
     return this.#metadata ? { ...this[PARENT_CONTEXT].metadata, ...this.#metadata } : this[PARENT_CONTEXT].metadata;
+  }
+
+  get signal(): AbortSignal | undefined {
+    return this[PARENT_CONTEXT].signal;
   }
 }
 
@@ -182,4 +198,18 @@ export function withPortkeyOverrides<R>(overrides: PortkeyOptions, fn: () => R):
 export function portkeyHeaders(overrides?: PortkeyOptions): Record<string, string> {
   const context = portkeyContextStorage.getStore();
   return context ? context.headers(overrides) : createPortkeyHeaders(mergePortkeyOptions(environmentDefaults(), overrides));
+}
+
+/**
+ * The abort signal of the context in force (see {@link PortkeyContext.signal}): for a request, it
+ * fires when the client disconnects before the response is complete. `undefined` outside a context
+ * or when nothing can abandon the work.
+ *
+ * @example
+ * ```ts
+ * const res = await fetch(`${baseURL}/chat/completions`, { method: 'POST', headers: portkeyHeaders(), body, signal: portkeySignal() });
+ * ```
+ */
+export function portkeySignal(): AbortSignal | undefined {
+  return portkeyContextStorage.getStore()?.signal;
 }

@@ -6,7 +6,11 @@ export type PortkeyContextErrorCode =
   | 'INVALID_TRACE_ID'
   | 'METADATA_RESOLVER_FAILED'
   | 'GATEWAY_ERROR'
-  | 'GATEWAY_UNREACHABLE';
+  | 'GATEWAY_UNREACHABLE'
+  | 'CLIENT_DISCONNECTED'
+  | 'TIMEOUT'
+  | 'STREAM_INCOMPLETE'
+  | 'MALFORMED_RESPONSE';
 
 /**
  * The one error class of portkey-context. Messages say what to do next and never contain a key.
@@ -21,10 +25,13 @@ export type PortkeyContextErrorCode =
 export class PortkeyContextError extends Error {
   /** Stable machine-readable code. */
   readonly code: PortkeyContextErrorCode;
+  /** The Portkey trace ID of the gateway call that failed, when there was one. */
+  readonly traceId?: string;
 
-  constructor(code: PortkeyContextErrorCode, message: string, options?: { cause?: unknown }) {
+  constructor(code: PortkeyContextErrorCode, message: string, options?: { cause?: unknown; traceId?: string }) {
     super(message, options);
     this.name = 'PortkeyContextError';
     this.code = code;
+    if (options?.traceId !== undefined) this.traceId = options.traceId;
   }
 }

@@ -1,5 +1,6 @@
 import { PortkeyContextError } from './errors.js';
-import { normalizeMetadata } from './metadata.js';
+import { asciiJson } from './ascii-json.js';
+import { metadataHeader } from './metadata.js';
 import type { PortkeyOptions } from './options.js';
 
 /** Option name → header name, for every option that is sent as a plain string. */
@@ -50,13 +51,6 @@ const SECRET_OPTIONS: ReadonlySet<string> = new Set(SECRET_PORTKEY_OPTIONS);
 /** Printable ASCII and tab: what every HTTP client sends without complaint. */
 const SAFE_HEADER_VALUE = /^[\t\x20-\x7e]*$/;
 
-/**
- * JSON with every non-ASCII character escaped as `\uXXXX`, so `fetch` accepts it as a header value
- * (the gateway decodes it). JSON itself escapes CR, LF and NUL, so the result is always header-safe.
- */
-export function asciiJson(value: unknown): string {
-  return JSON.stringify(value).replace(/[\u007f-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
-}
 
 function checkedValue(option: string, value: unknown): string {
   if (typeof value !== 'string') {
@@ -75,7 +69,8 @@ function checkedValue(option: string, value: unknown): string {
 /**
  * Maps Portkey options to the exact headers of Portkey's docs. Pure: reads no environment and no
  * request context (see {@link portkeyHeaders} for that). Every value is a string; `config` objects
- * and `metadata` are JSON with non-ASCII escaped; `metadata` is normalized ({@link normalizeMetadata});
+ * and `metadata` are JSON with non-ASCII escaped; `metadata` is normalized ({@link normalizeMetadata}) and kept within
+ * {@link METADATA_HEADER_MAX_LENGTH} ({@link metadataHeader});
  * `forwardHeaders` is comma-separated (the form the gateway honours); empty values are left out;
  * `baseURL` is not a header.
  *
@@ -102,8 +97,8 @@ export function createPortkeyHeaders(options: PortkeyOptions): Record<string, st
     headers['x-portkey-config'] = typeof config === 'string' ? checkedValue('config', config) : asciiJson(config);
   }
   if (metadata) {
-    const normalized = normalizeMetadata(metadata);
-    if (Object.keys(normalized).length > 0) headers['x-portkey-metadata'] = asciiJson(normalized);
+    const value = metadataHeader(metadata);
+    if (value !== undefined) headers['x-portkey-metadata'] = value;
   }
   if (cacheForceRefresh !== undefined && cacheForceRefresh !== null) {
     headers['x-portkey-cache-force-refresh'] = cacheForceRefresh ? 'true' : 'false';

@@ -4,13 +4,23 @@ export {
   type PortkeyContextInit,
   portkeyContextStorage,
   portkeyHeaders,
+  portkeySignal,
   runWithPortkeyContext,
   tryGetPortkeyContext,
   withPortkeyOverrides,
 } from './context.js';
+export { disconnectSignal, type ResponseLike } from './disconnect.js';
 export { PortkeyContextError, type PortkeyContextErrorCode } from './errors.js';
-export { asciiJson, assertValidPortkeyOptions, createPortkeyHeaders, PORTKEY_HEADER_NAMES, SECRET_PORTKEY_OPTIONS } from './headers.js';
-export { METADATA_KEY_MAX_LENGTH, METADATA_VALUE_MAX_LENGTH, normalizeMetadata, userMetadata } from './metadata.js';
+export { asciiJson } from './ascii-json.js';
+export { assertValidPortkeyOptions, createPortkeyHeaders, PORTKEY_HEADER_NAMES, SECRET_PORTKEY_OPTIONS } from './headers.js';
+export {
+  METADATA_HEADER_MAX_LENGTH,
+  METADATA_KEY_MAX_LENGTH,
+  METADATA_VALUE_MAX_LENGTH,
+  metadataHeader,
+  normalizeMetadata,
+  userMetadata,
+} from './metadata.js';
 export {
   DEFAULT_PORTKEY_BASE_URL,
   mergePortkeyOptions,

@@ -1,3 +1,4 @@
+import { asciiJson } from './ascii-json.js';
 import type { PortkeyMetadata } from './options.js';
 
 /** Portkey's limit on a metadata value, in characters; longer values are truncated to it. */
@@ -48,6 +49,45 @@ export function normalizeMetadata(metadata: PortkeyMetadata | undefined): Record
     out[key] = truncate(str.replace(CONTROL_CHARS, ''), METADATA_VALUE_MAX_LENGTH);
   }
   return out;
+}
+
+/**
+ * Longest `x-portkey-metadata` header sent, in characters (the JSON, non-ASCII escaped). The
+ * gateway refuses a request whose headers pass ~16 KB (`431`, empty body); 4 KB of metadata leaves
+ * room for everything else a call sends.
+ */
+export const METADATA_HEADER_MAX_LENGTH = 4096;
+
+/** Portkey's special metadata keys: placed first, so they are the last to be dropped. */
+const SPECIAL_KEYS = ['_user', '_organisation', '_environment', '_prompt'] as const;
+
+/**
+ * The `x-portkey-metadata` header value for `metadata`, or `undefined` when nothing is left to send.
+ * Metadata is normalized ({@link normalizeMetadata}), then kept within `maxLength` characters by a
+ * fixed rule: Portkey's special keys (`_user`, `_organisation`, `_environment`, `_prompt`) first,
+ * then the other keys in the order they were set; each entry is kept if it still fits, else dropped.
+ * So what is dropped is always the entries that come last in that order. Never throws.
+ *
+ * @param metadata - the merged metadata of a call.
+ * @param maxLength - the budget in characters. @default METADATA_HEADER_MAX_LENGTH
+ */
+export function metadataHeader(metadata: PortkeyMetadata | undefined, maxLength: number = METADATA_HEADER_MAX_LENGTH): string | undefined {
+  const normalized = normalizeMetadata(metadata);
+  const keys = Object.keys(normalized);
+  if (keys.length === 0) return undefined;
+  const whole = asciiJson(normalized);
+  if (whole.length <= maxLength) return whole;
+  const ordered = [...SPECIAL_KEYS.filter((key) => key in normalized), ...keys.filter((key) => !(SPECIAL_KEYS as readonly string[]).includes(key))];
+  const entries: string[] = [];
+  let length = 2; // {}
+  for (const key of ordered) {
+    const entry = `${asciiJson(key)}:${asciiJson(normalized[key])}`;
+    const added = entry.length + (entries.length > 0 ? 1 : 0);
+    if (length + added > maxLength) continue;
+    entries.push(entry);
+    length += added;
+  }
+  return entries.length > 0 ? `{${entries.join(',')}}` : undefined;
 }
 
 function firstId(source: unknown, keys: readonly string[]): unknown {

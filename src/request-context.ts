@@ -1,5 +1,6 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { PARENT_CONTEXT, type PortkeyContext, PortkeyContextBase, portkeyContextStorage } from './context.js';
+import { disconnectSignal, type ResponseLike } from './disconnect.js';
 import { PortkeyContextError } from './errors.js';
 import { assertValidPortkeyOptions } from './headers.js';
 import { userMetadata } from './metadata.js';
@@ -30,6 +31,12 @@ export interface PortkeyRequestOptions<Req extends RequestLike = RequestLike>
    * `_organisation` from `request.user`, `_environment` from `NODE_ENV`.
    */
   metadata?: RequestMetadataOption<Req>;
+  /**
+   * Abort the request's gateway calls when the client disconnects before the response is complete
+   * (`ChatPortkey` calls, calls still in its queue, and anything given the context's `signal`).
+   * @default true
+   */
+  abortOnDisconnect?: boolean;
 }
 
 /** A request's Portkey context: trace ID fixed at the start, metadata read from the request when asked. */
@@ -43,17 +50,34 @@ export class PortkeyRequestContext<Req extends RequestLike = RequestLike> extend
    */
   declare request: Req;
   readonly #resolveMetadata: (request: Req) => PortkeyMetadata;
+  /** The response whose early close aborts the request's calls (absent: nothing aborts them). */
+  readonly #response: ResponseLike | undefined;
+  /** Made on first use: most requests never ask for it, and it costs a listener. */
+  #signal: AbortSignal | undefined;
 
-  constructor(traceId: string, request: Req, options: PortkeyOptions, resolveMetadata: (request: Req) => PortkeyMetadata) {
+  constructor(
+    traceId: string,
+    request: Req,
+    options: PortkeyOptions,
+    resolveMetadata: (request: Req) => PortkeyMetadata,
+    response?: ResponseLike,
+  ) {
     super();
     this.traceId = traceId;
     this.request = request;
     this.options = options;
     this.#resolveMetadata = resolveMetadata;
+    this.#response = response;
   }
 
   get metadata(): PortkeyMetadata {
     return this.#resolveMetadata(this.request);
+  }
+
+  /** Fires when the client disconnects before the response is complete; see {@link PortkeyContext.signal}. */
+  get signal(): AbortSignal | undefined {
+    if (this.#signal === undefined && this.#response !== undefined) this.#signal = disconnectSignal(this.#response, this.traceId);
+    return this.#signal;
   }
 }
 
@@ -83,13 +107,14 @@ function metadataResolver<Req extends RequestLike>(option: RequestMetadataOption
 
 /**
  * Builds the per-request context factory the framework integrations share. Static options are
- * checked here, once, so a bad value fails at start-up.
+ * checked here, once, so a bad value fails at start-up. Given the response, a context's `signal`
+ * fires when the client disconnects before the response is complete (unless `abortOnDisconnect: false`).
  *
  * @throws {@link PortkeyContextError} `INVALID_HEADER_VALUE` / `INVALID_OPTION` for a bad static option.
  */
 export function createRequestContextFactory<Req extends RequestLike>(
   options: PortkeyRequestOptions<Req> = {},
-): (request: Req) => PortkeyRequestContext<Req> {
+): (request: Req, response?: ResponseLike) => PortkeyRequestContext<Req> {
   const staticOptions = pickPortkeyOptions({ ...options, traceId: undefined, metadata: undefined });
   assertValidPortkeyOptions(staticOptions);
   if (options.metadata !== undefined && typeof options.metadata !== 'function') {
@@ -97,7 +122,10 @@ export function createRequestContextFactory<Req extends RequestLike>(
   }
   const readTraceId = createTraceIdReader(options);
   const resolveMetadata = metadataResolver(options.metadata);
-  return (request) => new PortkeyRequestContext(readTraceId(request.headers), request, staticOptions, resolveMetadata);
+  if (options.abortOnDisconnect === false) {
+    return (request) => new PortkeyRequestContext(readTraceId(request.headers), request, staticOptions, resolveMetadata);
+  }
+  return (request, response) => new PortkeyRequestContext(readTraceId(request.headers), request, staticOptions, resolveMetadata, response);
 }
 
 /**

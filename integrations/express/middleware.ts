@@ -76,7 +76,7 @@ export function portkeyMiddleware<Req extends PortkeyExpressRequest = PortkeyExp
   const responseHeader = traceIdResponseHeader(options.responseHeader);
   let exposedOn: object | null = null;
   return function portkeyContextMiddleware(req, res, next) {
-    const context = createContext(req as Req);
+    const context = createContext(req as Req, res);
     const proto = Object.getPrototypeOf(req);
     if (proto !== exposedOn) exposedOn = exposePortkeyOn(req, proto, context);
     if (responseHeader) res.setHeader(responseHeader, context.traceId);

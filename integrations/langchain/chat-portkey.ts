@@ -20,8 +20,9 @@ import {
   SECRET_PORTKEY_OPTIONS,
   tryGetPortkeyContext,
 } from '../../src/index.js';
-import { describeGatewayError } from './errors.js';
+import { type CallErrorInfo, describeCallError, emptyAnswerError, incompleteStreamError } from './errors.js';
 import { createGatewayFetch, GATEWAY_CALL, type GatewayResponseInfo } from './gateway-fetch.js';
+import { abortable, DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT_MS, retryDelay, sleep } from './retry.js';
 
 /** Call options of {@link ChatPortkey}: `ChatOpenAI`'s, plus Portkey options for this call only. */
 export interface ChatPortkeyCallOptions extends ChatOpenAICompletionsCallOptions {
@@ -53,6 +54,15 @@ interface PreparedCall {
   headers: Record<string, string | null>;
   traceId: string | undefined;
   gateway: GatewayResponseInfo;
+  /** The call's own `signal` merged with the request context's (fires when the client leaves). */
+  signal: AbortSignal | undefined;
+}
+
+/** One signal that fires when either does. */
+function eitherSignal(a: AbortSignal | undefined, b: AbortSignal | undefined): AbortSignal | undefined {
+  if (!a || a === b) return b;
+  if (!b) return a;
+  return AbortSignal.any([a, b]);
 }
 
 /** Handed to the `openai` client as its key so it never sends a real one; the header is removed per call. */
@@ -60,7 +70,7 @@ const NO_PROVIDER_KEY = 'portkey-context-sends-no-provider-key';
 
 function withCall<T extends object>(options: T, call: PreparedCall): T {
   const sdkOptions = (options as { options?: object }).options;
-  return { ...options, [PORTKEY_CALL]: call, options: { ...sdkOptions, [PORTKEY_CALL]: call } };
+  return { ...options, signal: call.signal, [PORTKEY_CALL]: call, options: { ...sdkOptions, [PORTKEY_CALL]: call } };
 }
 
 /**
@@ -140,6 +150,7 @@ export class ChatPortkey<CallOptions extends ChatPortkeyCallOptions = ChatPortke
   readonly baseURL: string;
   readonly #portkey: PortkeyOptions;
   readonly #secrets: string[];
+  readonly #maxRetries: number;
 
   /**
    * @param fields - `ChatOpenAI` fields plus Portkey options.
@@ -156,6 +167,9 @@ export class ChatPortkey<CallOptions extends ChatPortkeyCallOptions = ChatPortke
       // LangChain run metadata (for tracers) mirrors the Portkey metadata.
       metadata: fields.metadata,
       apiKey: NO_PROVIDER_KEY,
+      // Retries are ChatPortkey's own (see completionWithRetry); the queue makes one attempt at a time.
+      maxRetries: 0,
+      timeout: fields.timeout ?? DEFAULT_TIMEOUT_MS,
       // A callback manager must exist for every call so it has a run ID (its span ID).
       callbacks: fields.callbacks ?? [],
       configuration: { ...fields.configuration, baseURL, fetch: createGatewayFetch(fields.configuration?.fetch ?? globalThis.fetch) },
@@ -167,6 +181,7 @@ export class ChatPortkey<CallOptions extends ChatPortkeyCallOptions = ChatPortke
     Object.defineProperty(this, 'lc_kwargs', { value: serializable, enumerable: false, writable: true, configurable: true });
     this.baseURL = baseURL;
     this.#portkey = portkey;
+    this.#maxRetries = fields.maxRetries ?? DEFAULT_MAX_RETRIES;
     this.#secrets = SECRET_PORTKEY_OPTIONS.map((key) => portkey[key]).filter((v): v is string => typeof v === 'string' && v.length > 0);
     if (portkey.authorization?.startsWith('Bearer ')) this.#secrets.push(portkey.authorization.slice(7));
   }
@@ -201,12 +216,22 @@ export class ChatPortkey<CallOptions extends ChatPortkeyCallOptions = ChatPortke
     const headers: Record<string, string | null> = createPortkeyHeaders(merged);
     // The openai client always adds `Authorization: Bearer <its key>`; send provider auth only when configured.
     if (!('Authorization' in headers)) headers.Authorization = null;
-    return { headers, traceId: merged.traceId, gateway: {} };
+    return { headers, traceId: merged.traceId, gateway: {}, signal: eitherSignal(options?.signal, context?.signal) };
+  }
+
+  #errorInfo(call: PreparedCall, timeoutMs?: number): CallErrorInfo {
+    return { baseURL: this.baseURL, traceId: call.traceId, secrets: this.#secrets, timeoutMs: timeoutMs ?? this.timeout, signal: call.signal };
   }
 
   override async _generate(messages: BaseMessage[], options: this['ParsedCallOptions'], runManager?: CallbackManagerForLLMRun): Promise<ChatResult> {
     const call: PreparedCall = (options as any)[PORTKEY_CALL] ?? this.#prepareCall(options, runManager);
-    const result = await super._generate(messages, withCall(options, call), runManager);
+    let result: ChatResult;
+    try {
+      result = await super._generate(messages, withCall(options, call), runManager);
+    } catch (error) {
+      throw describeCallError(error, this.#errorInfo(call));
+    }
+    if (result.generations.length === 0) throw emptyAnswerError(this.#errorInfo(call));
     if (call.gateway.portkey) {
       for (const generation of result.generations) {
         generation.message.response_metadata = { ...generation.message.response_metadata, portkey: call.gateway.portkey };
@@ -215,35 +240,64 @@ export class ChatPortkey<CallOptions extends ChatPortkeyCallOptions = ChatPortke
     return result;
   }
 
+  /**
+   * Streams the answer. A stream that ends without a finish reason (cut, or empty) throws
+   * `STREAM_INCOMPLETE` after the chunks that did arrive; malformed SSE throws `MALFORMED_RESPONSE`.
+   */
   override async *_streamResponseChunks(
     messages: BaseMessage[],
     options: this['ParsedCallOptions'],
     runManager?: CallbackManagerForLLMRun,
   ): AsyncGenerator<ChatGenerationChunk> {
     const call: PreparedCall = (options as any)[PORTKEY_CALL] ?? this.#prepareCall(options, runManager);
-    let tagged = false;
-    for await (const chunk of super._streamResponseChunks(messages, withCall(options, call), runManager)) {
-      if (!tagged && call.gateway.portkey) {
-        // once only: chunks concatenate their response_metadata
-        chunk.message.response_metadata = { ...chunk.message.response_metadata, portkey: call.gateway.portkey };
-        tagged = true;
+    let chunks = 0;
+    let finished = false;
+    try {
+      for await (const chunk of super._streamResponseChunks(messages, withCall(options, call), runManager)) {
+        if (chunks === 0 && call.gateway.portkey) {
+          // once only: chunks concatenate their response_metadata
+          chunk.message.response_metadata = { ...chunk.message.response_metadata, portkey: call.gateway.portkey };
+        }
+        chunks++;
+        if (chunk.generationInfo?.finish_reason != null) finished = true;
+        yield chunk;
       }
-      yield chunk;
+    } catch (error) {
+      throw describeCallError(error, this.#errorInfo(call));
     }
+    if (call.signal?.aborted) throw describeCallError(call.signal.reason, this.#errorInfo(call));
+    if (!finished) throw incompleteStreamError(chunks, this.#errorInfo(call));
   }
 
+  /**
+   * Sends one request to the gateway, retrying failures that can succeed on retry (connection
+   * errors, 408 / 409 / 429 / 5xx; see `retry.ts`). Each attempt goes through LangChain's queue
+   * on its own, so a call waiting to retry holds no `maxConcurrency` slot; the call's signal
+   * (its own and the request's) cancels it at any point, and a call still queued when it fires is
+   * never sent.
+   */
   override async completionWithRetry(request: any, requestOptions?: any): Promise<any> {
     const call: PreparedCall = requestOptions?.[PORTKEY_CALL] ?? this.#prepareCall(requestOptions, undefined);
+    const { maxRetries, ...rest } = requestOptions ?? {};
     const own = requestOptions?.headers;
     const sdkOptions = {
-      ...requestOptions,
+      ...rest,
+      signal: call.signal,
+      maxRetries: 0,
       headers: { ...(own && !(own instanceof Headers) ? own : {}), ...call.headers },
       fetchOptions: { ...requestOptions?.fetchOptions, [GATEWAY_CALL]: call.gateway },
     };
-    try {
-      return await super.completionWithRetry(request, sdkOptions);
-    } catch (error) {
-      throw describeGatewayError(error, this.baseURL, call.traceId, this.#secrets);
+    const retries = typeof maxRetries === 'number' ? maxRetries : this.#maxRetries;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await abortable(super.completionWithRetry(request, sdkOptions), call.signal);
+      } catch (error) {
+        const delay = call.signal?.aborted ? undefined : retryDelay(error, attempt, retries);
+        if (delay === undefined) throw describeCallError(error, this.#errorInfo(call, requestOptions?.timeout));
+        await sleep(delay, call.signal).catch((reason) => {
+          throw describeCallError(reason, this.#errorInfo(call));
+        });
+      }
     }
   }
 }

@@ -1,7 +1,27 @@
 /**
- * Makes model errors say what happened — the gateway's status and message, the trace ID, the
- * gateway URL when it cannot be reached — and never show a key.
+ * Makes model errors say what happened — the gateway's status and message, what timed out, a cut
+ * or malformed response, the gateway URL when it cannot be reached, the trace ID once — and never
+ * show a key. Every error a ChatPortkey call throws passes through {@link describeCallError}.
  */
+import { PortkeyContextError } from '../../src/index.js';
+import { isConnectionError, isTimeoutError } from './retry.js';
+
+/** What a call's errors are described with. */
+export interface CallErrorInfo {
+  /** The gateway URL, named when it cannot be reached. */
+  baseURL: string;
+  /** The trace ID the call carried. */
+  traceId: string | undefined;
+  /** Values that must never appear in a message (keys, provider auth). */
+  secrets: readonly string[];
+  /** The per-attempt timeout in force, in ms. */
+  timeoutMs: number | undefined;
+  /** The call's abort signal: once it fired, its reason is the error. */
+  signal: AbortSignal | undefined;
+}
+
+/** Errors already described: an error crossing several layers of one call is described once. */
+const described = new WeakSet<object>();
 
 /** The deepest useful reason in an error's cause chain: a system error code, else a message. */
 function connectionCause(error: unknown): string | undefined {
@@ -18,39 +38,113 @@ function connectionCause(error: unknown): string | undefined {
 function redact(text: string, secrets: readonly string[]): string {
   let out = text;
   for (const secret of secrets) {
-    if (secret.length >= 4) out = out.split(secret).join('[redacted]');
+    if (secret.length >= 4 && out.includes(secret)) out = out.split(secret).join('[redacted]');
   }
   return out;
 }
 
-/**
- * Rewrites an error thrown by a gateway call in place (keeping its class, `status` and `headers`,
- * which LangChain's retry logic and callers rely on) and returns it.
- *
- * @param error - what the `openai` client / LangChain threw.
- * @param baseURL - the gateway URL, named when it cannot be reached.
- * @param traceId - the trace ID the call carried.
- * @param secrets - values that must never appear in the message (keys, provider auth).
- */
-export function describeGatewayError(error: unknown, baseURL: string, traceId: string | undefined, secrets: readonly string[]): unknown {
-  if (!(error instanceof Error)) return error;
-  const original = error.message;
-  let message = original;
-  const name = error.constructor?.name ?? error.name;
-  if (name === 'APIConnectionError' || /^Connection error/.test(original)) {
+/** `message` ending in the trace ID, once. */
+export function withTraceId(message: string, traceId: string | undefined): string {
+  return traceId && !message.includes(`[Portkey trace ID: ${traceId}]`) ? `${message} [Portkey trace ID: ${traceId}]` : message;
+}
+
+/** Replaces the message at the head of `stack` (which V8 captured with the old message) by `message`. */
+function restack(stack: string | undefined, oldMessage: string, name: string, message: string): string | undefined {
+  if (typeof stack !== 'string') return stack;
+  const at = stack.indexOf(oldMessage);
+  if (at >= 0 && at < 200) return stack.slice(0, at) + message + stack.slice(at + oldMessage.length);
+  const frames = stack.indexOf('\n    at ');
+  return `${name}: ${message}${frames >= 0 ? stack.slice(frames) : ''}`;
+}
+
+function describeInPlace(error: Error, info: CallErrorInfo): Error {
+  const status = (error as { status?: unknown }).status;
+  let message = error.message;
+  if (isConnectionError(error)) {
     const code = connectionCause(error);
-    message = `Cannot reach the Portkey gateway at ${baseURL}${code ? ` (${code})` : ''}: is it running, and is baseURL (or PORTKEY_BASE_URL) right?`;
-  } else if (name === 'APIConnectionTimeoutError' || error.name === 'TimeoutError') {
-    message = `The Portkey gateway at ${baseURL} did not answer in time (${original}).`;
+    message = `Cannot reach the Portkey gateway at ${info.baseURL}${code ? ` (${code})` : ''}: is it running, and is baseURL (or PORTKEY_BASE_URL) right?`;
+  } else if (status === 431) {
+    message =
+      '431 The Portkey gateway refused the call: its request headers are too large (over ~16 KB in all). ' +
+      'Metadata is capped at 4 KB; shrink the config or other x-portkey-* values.';
   }
-  if (traceId && !message.includes(traceId)) message = `${message} [Portkey trace ID: ${traceId}]`;
-  message = redact(message, secrets);
-  if (message !== original) {
+  message = redact(withTraceId(message, info.traceId), info.secrets);
+  if (message !== error.message) {
+    const old = error.message;
     error.message = message;
-    if (typeof error.stack === 'string') {
-      const stack = error.stack.includes(original) ? error.stack.replace(original, message) : error.stack;
-      error.stack = redact(stack, secrets);
-    }
+    error.stack = restack(error.stack, old, error.name, message);
   }
+  return error;
+}
+
+/**
+ * The error a ChatPortkey call throws for `error`: the abort reason once the call's signal fired
+ * (`CLIENT_DISCONNECTED` when the client left); a {@link PortkeyContextError} `TIMEOUT` for an
+ * attempt that ran out of time, `MALFORMED_RESPONSE` for a body that is not JSON / SSE; else the
+ * error itself, rewritten in place (class, `status` and `headers` kept, so `instanceof` checks work),
+ * with the trace ID once in `message` and `stack`, no key, and a `traceId` field.
+ */
+export function describeCallError(error: unknown, info: CallErrorInfo): unknown {
+  let timeoutMs = info.timeoutMs;
+  if (info.signal?.aborted) {
+    const reason = info.signal.reason;
+    if (!isTimeoutError(reason)) return reason instanceof Error ? reason : error;
+    // the call's own `timeout` call option (LangChain turns it into a timeout signal)
+    error = reason;
+    timeoutMs = undefined;
+  }
+  if (!(error instanceof Error) || described.has(error)) return error;
+  let result: Error;
+  if (isTimeoutError(error)) {
+    result = new PortkeyContextError(
+      'TIMEOUT',
+      withTraceId(
+        timeoutMs === undefined
+          ? `The call to the Portkey gateway at ${info.baseURL} ran out of time (its \`timeout\` call option).`
+          : `No answer from the Portkey gateway at ${info.baseURL} within ${timeoutMs} ms (the model's \`timeout\`, per attempt; timeouts are not retried): ` +
+              'the provider behind it is slow or not answering. Raise `timeout` for long non-streamed generations.',
+        info.traceId,
+      ),
+      { cause: error, traceId: info.traceId },
+    );
+  } else if (error instanceof SyntaxError) {
+    result = new PortkeyContextError(
+      'MALFORMED_RESPONSE',
+      withTraceId(
+        redact(`The Portkey gateway at ${info.baseURL} sent a body that is not valid JSON or server-sent events (${error.message.slice(0, 200)}).`, info.secrets),
+        info.traceId,
+      ),
+      { cause: error, traceId: info.traceId },
+    );
+  } else {
+    result = describeInPlace(error, info);
+    if (info.traceId !== undefined) (result as { traceId?: string }).traceId = info.traceId;
+  }
+  described.add(result);
+  return result;
+}
+
+/**
+ * The error for a stream that ended without a finish reason: `STREAM_INCOMPLETE`, saying whether
+ * anything arrived. The chunks already yielded stay delivered.
+ */
+export function incompleteStreamError(chunks: number, info: CallErrorInfo): PortkeyContextError {
+  const what =
+    chunks === 0
+      ? 'The stream from the Portkey gateway ended before any content arrived (an empty stream)'
+      : `The stream from the Portkey gateway ended after ${chunks} chunk${chunks === 1 ? '' : 's'} without a finish reason or [DONE]: the answer is cut (the provider's connection likely dropped)`;
+  const error = new PortkeyContextError('STREAM_INCOMPLETE', withTraceId(`${what}.`, info.traceId), { traceId: info.traceId });
+  described.add(error);
+  return error;
+}
+
+/** The error for a 200 answer with no choices: `MALFORMED_RESPONSE`. */
+export function emptyAnswerError(info: CallErrorInfo): PortkeyContextError {
+  const error = new PortkeyContextError(
+    'MALFORMED_RESPONSE',
+    withTraceId(`The Portkey gateway at ${info.baseURL} answered 200 with no choices (an empty completion).`, info.traceId),
+    { traceId: info.traceId },
+  );
+  described.add(error);
   return error;
 }

@@ -53,6 +53,16 @@ export class PortkeyContextService {
   }
 
   /**
+   * Fires when the client disconnects before the response is complete (unless the module was given
+   * `abortOnDisconnect: false`): pass it to any other client, `fetch(url, { signal })`.
+   * `ChatPortkey` uses it without being told.
+   * @throws {@link PortkeyContextError} `NO_CONTEXT` outside a request.
+   */
+  get signal(): AbortSignal | undefined {
+    return requirePortkeyContext().signal;
+  }
+
+  /**
    * The `x-portkey-*` headers for a gateway call made now (module defaults < request trace ID and
    * metadata < `overrides`). Outside a request, use `portkeyHeaders()` from `portkey-context`,
    * which does not throw.

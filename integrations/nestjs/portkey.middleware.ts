@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Inject, Injectable, type NestMiddleware } from '@nestjs/common';
 import {
   createRequestContextFactory,
+  type ResponseLike,
   type PortkeyRequestContext,
   portkeyContextStorage,
   traceIdResponseHeader,
@@ -20,7 +21,7 @@ export type PortkeyMiddlewareRequest = IncomingMessage & { user?: any };
  * @throws {@link PortkeyContextError} `INVALID_OPTION` / `INVALID_HEADER_VALUE` for a bad static option.
  */
 export function compilePortkeyModuleOptions(options: PortkeyModuleOptions = {}): {
-  createContext: (request: PortkeyNestRequest) => PortkeyRequestContext<PortkeyNestRequest>;
+  createContext: (request: PortkeyNestRequest, response?: ResponseLike) => PortkeyRequestContext<PortkeyNestRequest>;
   responseHeader: string | false;
 } {
   const createContext = createRequestContextFactory<PortkeyNestRequest>(options);
@@ -40,7 +41,7 @@ export function compilePortkeyModuleOptions(options: PortkeyModuleOptions = {}):
  */
 @Injectable()
 export class PortkeyMiddleware implements NestMiddleware {
-  readonly #createContext: (request: PortkeyNestRequest) => PortkeyRequestContext<PortkeyNestRequest>;
+  readonly #createContext: (request: PortkeyNestRequest, response?: ResponseLike) => PortkeyRequestContext<PortkeyNestRequest>;
   readonly #responseHeader: string | false;
 
   /**
@@ -61,7 +62,7 @@ export class PortkeyMiddleware implements NestMiddleware {
    * @param next - the rest of the request.
    */
   use(req: PortkeyMiddlewareRequest, res: ServerResponse, next: (error?: unknown) => void): void {
-    const context = this.#createContext(req);
+    const context = this.#createContext(req, res);
     if (this.#responseHeader) res.setHeader(this.#responseHeader, context.traceId);
     portkeyContextStorage.run(context, next);
   }
