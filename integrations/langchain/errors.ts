@@ -70,9 +70,11 @@ function describeInPlace(error: Error, info: CallErrorInfo): Error {
   }
   message = redact(withTraceId(message, info.traceId), info.secrets);
   if (message !== error.message) {
+    // Read the stack first: V8 formats it lazily, with the message current at the first read.
+    const stack = error.stack;
     const old = error.message;
     error.message = message;
-    error.stack = restack(error.stack, old, error.name, message);
+    error.stack = restack(stack, old, error.name, message);
   }
   return error;
 }

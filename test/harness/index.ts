@@ -49,3 +49,4 @@ export async function startGatewayStack(): Promise<GatewayStack> {
   };
 }
 export { serveOnLoopback } from './serve.js';
+export { waitUntil } from './wait.js';

@@ -2,14 +2,21 @@
  * A small OpenAI-compatible upstream that records every request that reached it.
  * It is the only stand-in in the test suite: it plays the LLM provider behind the real gateway.
  */
-import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import { createServer, type IncomingHttpHeaders, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { performance } from 'node:perf_hooks';
 
 export interface RecordedUpstreamRequest {
   method: string;
   path: string;
   headers: IncomingHttpHeaders;
   body: any;
+  /** `performance.now()` when the request headers arrived (the `request` event, before the body). */
+  receivedAt: number;
+  /** `performance.now()` when the response/connection closed, for any reason (unset while open). */
+  closedAt?: number;
+  /** True only once the full response was written (`res.writableFinished` at close). */
+  completed: boolean;
 }
 
 /** What the stub answers; `undefined` from a script falls back to the default reply. */
@@ -23,6 +30,16 @@ export interface StubReply {
   toolCalls?: Array<{ name: string; arguments: unknown; id?: string }>;
   /** Milliseconds to wait before answering. */
   delayMs?: number;
+  /** Never answer: keep the socket open (the request stays recorded) until the peer or `close()` ends it. */
+  hang?: boolean;
+  /** Extra response headers (e.g. `retry-after` on a 429), applied to error, raw and normal replies. */
+  headers?: Record<string, string>;
+  /** Send exactly this body (status 200 and `application/json` unless given), e.g. malformed JSON or hand-written SSE. */
+  raw?: { body: string; contentType?: string; status?: number };
+  /** Streamed replies only: write the first N SSE chunks, then destroy the socket (no finish_reason chunk, no [DONE]). */
+  cutAfterChunks?: number;
+  /** Streamed replies only: wait this long between SSE chunks; stops writing once the client went away. */
+  chunkDelayMs?: number;
 }
 
 export type StubScript = (body: any, request: RecordedUpstreamRequest) => StubReply | undefined;
@@ -110,7 +127,39 @@ export async function startStubLlm(): Promise<StubLlm> {
   const requests: RecordedUpstreamRequest[] = [];
   let scriptFn: StubScript | undefined;
 
+  const timers = new Set<NodeJS.Timeout>();
+
+  /** Waits `ms`, or less if the response closes first (or the stub stops); resolves whether it is still open. */
+  const pause = (ms: number, res: ServerResponse) =>
+    new Promise<boolean>((resolve) => {
+      if (res.destroyed || res.writableEnded) return resolve(false);
+      const done = () => {
+        clearTimeout(timer);
+        timers.delete(timer);
+        res.off('close', done);
+        resolve(!res.destroyed && !res.writableEnded);
+      };
+      const timer = setTimeout(done, ms);
+      timers.add(timer);
+      res.once('close', done);
+    });
+
   const server: Server = createServer((req, res) => {
+    const recorded: RecordedUpstreamRequest = {
+      method: req.method ?? '',
+      path: req.url ?? '',
+      headers: req.headers,
+      body: undefined,
+      receivedAt: performance.now(),
+      completed: false,
+    };
+    res.on('close', () => {
+      recorded.closedAt = performance.now();
+      recorded.completed = res.writableFinished;
+    });
+    // A peer that goes away mid-request must not crash the test process.
+    req.on('error', () => {});
+    res.on('error', () => {});
     const parts: Buffer[] = [];
     req.on('data', (c: Buffer) => parts.push(c));
     req.on('end', async () => {
@@ -121,7 +170,7 @@ export async function startStubLlm(): Promise<StubLlm> {
       } catch {
         body = raw;
       }
-      const recorded: RecordedUpstreamRequest = { method: req.method ?? '', path: req.url ?? '', headers: req.headers, body };
+      recorded.body = body;
       requests.push(recorded);
       if (!req.url?.endsWith('/chat/completions')) {
         res.writeHead(404, { 'content-type': 'application/json' });
@@ -129,19 +178,50 @@ export async function startStubLlm(): Promise<StubLlm> {
         return;
       }
       const reply = scriptFn?.(body, recorded) ?? {};
-      if (reply.delayMs) await new Promise((r) => setTimeout(r, reply.delayMs));
+      if (reply.hang) return;
+      if (reply.delayMs && !(await pause(reply.delayMs, res))) return;
+      const extra = reply.headers ?? {};
+      if (reply.raw) {
+        res.writeHead(reply.raw.status ?? 200, { 'content-type': reply.raw.contentType ?? 'application/json', ...extra });
+        res.end(reply.raw.body);
+        return;
+      }
       if (reply.status && reply.status >= 400) {
-        res.writeHead(reply.status, { 'content-type': 'application/json' });
+        res.writeHead(reply.status, { 'content-type': 'application/json', ...extra });
         res.end(JSON.stringify(reply.json ?? { error: { message: 'scripted failure', type: 'stub_error' } }));
         return;
       }
       if (body?.stream) {
-        res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
-        for (const chunk of sseChunks(body, reply)) res.write(`data: ${JSON.stringify(chunk)}\n\n`);
-        res.end('data: [DONE]\n\n');
+        res.writeHead(200, {
+          'content-type': 'text/event-stream',
+          'cache-control': 'no-cache',
+          connection: 'keep-alive',
+          ...extra,
+        });
+        const chunks = sseChunks(body, reply);
+        const cut = reply.cutAfterChunks;
+        const count = cut === undefined ? chunks.length : Math.min(Math.max(cut, 0), chunks.length);
+        let flushed: Promise<void> = Promise.resolve();
+        for (let i = 0; i < count; i++) {
+          if (i > 0 && reply.chunkDelayMs && !(await pause(reply.chunkDelayMs, res))) return;
+          if (res.destroyed) return;
+          flushed = new Promise<void>((resolve) => res.write(`data: ${JSON.stringify(chunks[i])}\n\n`, () => resolve()));
+        }
+        if (cut !== undefined) {
+          // Abrupt end: once what was written has reached the socket, drop it without the terminating chunk.
+          if (count === 0) {
+            res.flushHeaders();
+            await pause(20, res);
+          } else {
+            await flushed;
+          }
+          res.destroy();
+          return;
+        }
+        if (!res.destroyed) res.end('data: [DONE]\n\n');
         return;
       }
-      res.writeHead(200, { 'content-type': 'application/json' });
+      res.writeHead(200, { 'content-type': 'application/json', ...extra });
       res.end(JSON.stringify(reply.json ?? completion(body, reply)));
     });
   });
@@ -161,6 +241,8 @@ export async function startStubLlm(): Promise<StubLlm> {
     },
     close: () =>
       new Promise<void>((resolve) => {
+        for (const timer of timers) clearTimeout(timer);
+        timers.clear();
         server.closeAllConnections();
         server.close(() => resolve());
       }),
