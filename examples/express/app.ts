@@ -2,7 +2,7 @@
  * Example Express app: three lines of portkey-context, and every LLM call made while serving a
  * request — here through LangChain — carries that request's trace ID and signed-in user.
  */
-import express, { type NextFunction, type Request, type Response } from 'express';
+import express, { type ErrorRequestHandler, type NextFunction, type Request, type Response } from 'express';
 import { portkeyMiddleware } from 'portkey-context/express';
 import { ChatPortkey, type ChatPortkeyInput } from 'portkey-context/langchain';
 
@@ -12,6 +12,20 @@ function demoAuth(req: Request, _res: Response, next: NextFunction) {
   if (token) (req as any).user = { id: token[1], organisationId: token[2] };
   next();
 }
+
+/**
+ * Model failures become 502 / 504 with the trace ID, never the provider's own status (its 401 is
+ * not the browser's); a stream cut mid-way ends with an error event; a client that left gets nothing.
+ */
+const modelErrors: ErrorRequestHandler = (err, req, res, _next) => {
+  if (err?.code === 'CLIENT_DISCONNECTED') return;
+  if (res.headersSent) {
+    res.end(`event: error\ndata: ${JSON.stringify({ traceId: req.portkey?.traceId })}\n\n`);
+    return;
+  }
+  console.error(err.message); // carries the trace ID, never a key
+  res.status(err?.code === 'TIMEOUT' ? 504 : 502).json({ error: 'The AI service failed.', traceId: req.portkey?.traceId });
+};
 
 export function createApp(modelOptions: ChatPortkeyInput = {}) {
   // One model for the whole app; it picks up each request's context by itself.
@@ -34,5 +48,7 @@ export function createApp(modelOptions: ChatPortkeyInput = {}) {
     }
     res.end('event: done\ndata: {}\n\n');
   });
+
+  app.use(modelErrors); // after the routes
   return app;
 }
