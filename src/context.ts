@@ -1,7 +1,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { PortkeyContextError } from './errors.js';
-import { assertValidPortkeyOptions, createPortkeyHeaders } from './headers.js';
-import { mergePortkeyOptions, type PortkeyMetadata, type PortkeyOptions } from './options.js';
+import { invalidOption, PortkeyContextError } from './errors.js';
+import { assertValidPortkeyOptions, createPortkeyHeaders, isPlainObject } from './headers.js';
+import { mergePortkeyOptions, type PortkeyMetadata, type PortkeyOptions, pickPortkeyOptions } from './options.js';
 import { generateTraceId } from './trace-id.js';
 
 /**
@@ -69,9 +69,13 @@ export abstract class PortkeyContextBase implements PortkeyContext {
 }
 
 function withoutRequestFields(options: PortkeyOptions | undefined): PortkeyOptions {
-  if (!options) return {};
-  const { traceId: _t, metadata: _m, ...rest } = options;
+  const { traceId: _t, metadata: _m, ...rest } = pickPortkeyOptions(options);
   return rest;
+}
+
+/** An own property of an options object (never one inherited from a polluted prototype). */
+function own<T extends object, K extends keyof T>(object: T | undefined, key: K): T[K] | undefined {
+  return object !== undefined && object !== null && Object.hasOwn(object, key) ? object[key] : undefined;
 }
 
 class StaticContext extends PortkeyContextBase {
@@ -83,12 +87,21 @@ class StaticContext extends PortkeyContextBase {
 
   constructor(init: PortkeyContextInit) {
     super();
-    this.traceId = init.traceId ?? init.options?.traceId ?? generateTraceId();
-    this.options = withoutRequestFields(init.options);
-    this.signal = init.signal;
-    this.#staticMetadata = init.options?.metadata;
-    this.#metadata = init.metadata;
-    assertValidPortkeyOptions({ ...this.options, traceId: this.traceId });
+    if (typeof init !== 'object' || init === null) throw invalidOption('context', 'an object { traceId?, metadata?, options?, signal? }', init);
+    const options = own(init, 'options') as PortkeyOptions | undefined;
+    if (options !== undefined && !isPlainObject(options)) throw invalidOption('options', 'an object of Portkey options', options);
+    const metadata = own(init, 'metadata');
+    if (metadata !== undefined && typeof metadata !== 'function' && !isPlainObject(metadata)) {
+      throw invalidOption('metadata', 'an object or a function returning one', metadata);
+    }
+    const signal = own(init, 'signal');
+    if (signal !== undefined && !(signal instanceof AbortSignal)) throw invalidOption('signal', 'an AbortSignal', signal);
+    this.traceId = (own(init, 'traceId') ?? own(options, 'traceId') ?? generateTraceId()) as string;
+    this.options = withoutRequestFields(options);
+    this.signal = signal;
+    this.#staticMetadata = own(options, 'metadata') as PortkeyMetadata | undefined;
+    this.#metadata = metadata;
+    assertValidPortkeyOptions({ ...this.options, traceId: this.traceId, metadata: this.#staticMetadata });
   }
 
   get metadata(): PortkeyMetadata {
@@ -108,11 +121,12 @@ class OverrideContext extends PortkeyContextBase {
 
   constructor(parent: PortkeyContext, overrides: PortkeyOptions) {
     super();
+    if (!isPlainObject(overrides)) throw invalidOption('overrides', 'an object of Portkey options', overrides);
     this[PARENT_CONTEXT] = parent;
-    this.traceId = overrides.traceId ?? parent.traceId;
-    this.#metadata = overrides.metadata;
+    this.traceId = (own(overrides as PortkeyOptions, 'traceId') ?? parent.traceId) as string;
+    this.#metadata = own(overrides as PortkeyOptions, 'metadata') as PortkeyMetadata | undefined;
     this.options = { ...parent.options, ...withoutRequestFields(overrides) };
-    assertValidPortkeyOptions({ ...this.options, traceId: this.traceId });
+    assertValidPortkeyOptions({ ...this.options, traceId: this.traceId, metadata: this.#metadata });
   }
 
   get metadata(): PortkeyMetadata {
@@ -181,7 +195,7 @@ export function withPortkeyOverrides<R>(overrides: PortkeyOptions, fn: () => R):
   const parent = portkeyContextStorage.getStore();
   const store = parent
     ? new OverrideContext(parent, overrides)
-    : new StaticContext({ traceId: overrides.traceId, metadata: overrides.metadata, options: overrides });
+    : new StaticContext({ traceId: own(overrides, 'traceId'), metadata: own(overrides, 'metadata'), options: overrides });
   return portkeyContextStorage.run(store, fn);
 }
 

@@ -35,3 +35,19 @@ export class PortkeyContextError extends Error {
     if (options?.traceId !== undefined) this.traceId = options.traceId;
   }
 }
+
+/** What a value is, for a type error: `an array`, `null`, `a Set`, `a string`… (never the value itself). */
+export function describeType(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  if (typeof value === 'object') {
+    const name = Object.getPrototypeOf(value)?.constructor?.name;
+    return typeof name === 'string' && name !== 'Object' ? `a ${name}` : 'an object';
+  }
+  return typeof value === 'undefined' ? 'undefined' : `a ${typeof value}`;
+}
+
+/** The {@link PortkeyContextError} `INVALID_OPTION` for an option of the wrong type; the value is never echoed. */
+export function invalidOption(option: string, expected: string, value: unknown): PortkeyContextError {
+  return new PortkeyContextError('INVALID_OPTION', `Portkey option "${option}" must be ${expected}, got ${describeType(value)}.`);
+}

@@ -1,6 +1,8 @@
-import { PortkeyContextError } from './errors.js';
+import { describeType, invalidOption, PortkeyContextError } from './errors.js';
 import { asciiJson } from './ascii-json.js';
 import { metadataHeader } from './metadata.js';
+import { SECRET_PORTKEY_OPTIONS } from './secrets.js';
+import { isValidTraceId } from './trace-id.js';
 import type { PortkeyOptions } from './options.js';
 
 /** Option name → header name, for every option that is sent as a plain string. */
@@ -36,28 +38,24 @@ export const PORTKEY_HEADER_NAMES = {
   forwardHeaders: 'x-portkey-forward-headers',
 } as const;
 
-/** Options whose values are secrets: never echoed in an error message, redacted where they could be. */
-export const SECRET_PORTKEY_OPTIONS = [
-  'apiKey',
-  'virtualKey',
-  'authorization',
-  'config',
-  'awsAccessKeyId',
-  'awsSecretAccessKey',
-  'awsSessionToken',
-] as const satisfies readonly (keyof PortkeyOptions)[];
-const SECRET_OPTIONS: ReadonlySet<string> = new Set(SECRET_PORTKEY_OPTIONS);
+/** Options whose values are never echoed in an error: secrets, and URLs (which can carry credentials). */
+const NOT_ECHOED: ReadonlySet<string> = new Set([...SECRET_PORTKEY_OPTIONS, 'customHost', 'baseURL']);
 
 /** Printable ASCII and tab: what every HTTP client sends without complaint. */
 const SAFE_HEADER_VALUE = /^[\t\x20-\x7e]*$/;
 
 
+/** Whether `value` is a plain object (`{…}` or `Object.create(null)`), not an array, class instance or function. */
+export function isPlainObject(value: unknown): value is Record<string, unknown> {
+  if (typeof value !== 'object' || value === null) return false;
+  const proto = Object.getPrototypeOf(value);
+  return proto === Object.prototype || proto === null;
+}
+
 function checkedValue(option: string, value: unknown): string {
-  if (typeof value !== 'string') {
-    throw new PortkeyContextError('INVALID_OPTION', `Portkey option "${option}" must be a string, got ${typeof value}.`);
-  }
+  if (typeof value !== 'string') throw invalidOption(option, 'a string', value);
   if (!SAFE_HEADER_VALUE.test(value)) {
-    const shown = SECRET_OPTIONS.has(option) ? '' : ` (got ${JSON.stringify(value.slice(0, 60))})`;
+    const shown = NOT_ECHOED.has(option) ? '' : ` (got ${JSON.stringify(value.slice(0, 60))})`;
     throw new PortkeyContextError(
       'INVALID_HEADER_VALUE',
       `Portkey option "${option}" cannot be sent as a header: it contains a line break, NUL, control or non-ASCII character${shown}. Remove it; such values are never sent.`,
@@ -87,30 +85,68 @@ function checkedValue(option: string, value: unknown): string {
  */
 export function createPortkeyHeaders(options: PortkeyOptions): Record<string, string> {
   const headers: Record<string, string> = {};
-  for (const option of Object.keys(STRING_HEADERS) as (keyof typeof STRING_HEADERS)[]) {
+  // Own properties only: a polluted Object.prototype never becomes a header.
+  for (const option of STRING_OPTIONS) {
+    if (!Object.hasOwn(options, option)) continue;
     const value = options[option];
-    if (value === undefined || value === null || value === '') continue;
+    if (value === undefined || value === null) continue;
+    if (option === 'traceId') {
+      headers[STRING_HEADERS.traceId] = checkedTraceId(value);
+      continue;
+    }
+    if (value === '') continue;
     headers[STRING_HEADERS[option]] = checkedValue(option, value);
   }
-  const { config, metadata, cacheForceRefresh, forwardHeaders } = options;
-  if (typeof config === 'string' ? config !== '' : config) {
-    headers['x-portkey-config'] = typeof config === 'string' ? checkedValue('config', config) : asciiJson(config);
-  }
-  if (metadata) {
+  const own = (key: keyof PortkeyOptions) => (Object.hasOwn(options, key) ? options[key] : undefined);
+  const config = own('config');
+  if (config !== undefined && config !== null && config !== '') headers['x-portkey-config'] = configHeader(config);
+  const metadata = own('metadata');
+  if (metadata !== undefined && metadata !== null) {
+    if (!isPlainObject(metadata)) throw invalidOption('metadata', 'an object of string values', metadata);
     const value = metadataHeader(metadata);
     if (value !== undefined) headers['x-portkey-metadata'] = value;
   }
+  const cacheForceRefresh = own('cacheForceRefresh');
   if (cacheForceRefresh !== undefined && cacheForceRefresh !== null) {
+    if (typeof cacheForceRefresh !== 'boolean') throw invalidOption('cacheForceRefresh', 'a boolean', cacheForceRefresh);
     headers['x-portkey-cache-force-refresh'] = cacheForceRefresh ? 'true' : 'false';
   }
-  if (forwardHeaders && forwardHeaders.length > 0) {
-    const names = forwardHeaders.map((name) => checkedValue('forwardHeaders', name).trim()).filter(Boolean);
-    if (names.some((name) => name.includes(','))) {
-      throw new PortkeyContextError('INVALID_OPTION', 'Portkey option "forwardHeaders" takes header names; a name cannot contain a comma.');
-    }
-    if (names.length > 0) headers['x-portkey-forward-headers'] = names.join(',');
+  const forwardHeaders = own('forwardHeaders');
+  if (forwardHeaders !== undefined && forwardHeaders !== null) {
+    const value = forwardHeadersHeader(forwardHeaders);
+    if (value) headers['x-portkey-forward-headers'] = value;
   }
   return headers;
+}
+
+const STRING_OPTIONS = Object.keys(STRING_HEADERS) as (keyof typeof STRING_HEADERS)[];
+
+function checkedTraceId(value: unknown): string {
+  if (isValidTraceId(value)) return value;
+  const shown = typeof value === 'string' ? `${value.length} characters` : describeType(value);
+  throw new PortkeyContextError(
+    'INVALID_TRACE_ID',
+    `Portkey option "traceId" must be 1-128 characters of A-Z, a-z, 0-9 and . _ : - (got ${shown}). Omit it to keep the request's trace ID.`,
+  );
+}
+
+function configHeader(config: unknown): string {
+  if (typeof config === 'string') return checkedValue('config', config);
+  if (!isPlainObject(config)) throw invalidOption('config', 'a config slug (string) or a config object', config);
+  try {
+    return asciiJson(config);
+  } catch {
+    throw new PortkeyContextError('INVALID_OPTION', 'Portkey option "config" must be JSON-serializable (no BigInt, no cycles).');
+  }
+}
+
+function forwardHeadersHeader(value: unknown): string {
+  if (!Array.isArray(value) && !(value instanceof Set)) throw invalidOption('forwardHeaders', 'an array of header names', value);
+  const names = [...value].map((name) => checkedValue('forwardHeaders', name).trim()).filter(Boolean);
+  if (names.some((name) => name.includes(','))) {
+    throw new PortkeyContextError('INVALID_OPTION', 'Portkey option "forwardHeaders" takes header names; a name cannot contain a comma.');
+  }
+  return names.join(',');
 }
 
 /**

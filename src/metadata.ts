@@ -42,14 +42,29 @@ function toMetadataString(value: unknown): string | undefined {
 export function normalizeMetadata(metadata: PortkeyMetadata | undefined): Record<string, string> {
   const out: Record<string, string> = {};
   if (!metadata || typeof metadata !== 'object') return out;
-  for (const key of Object.keys(metadata)) {
+  let keys: string[];
+  try {
+    keys = Object.keys(metadata);
+  } catch {
+    return out; // a revoked or throwing Proxy
+  }
+  for (const key of keys) {
     if (!key || key.length > METADATA_KEY_MAX_LENGTH || key === '__proto__') continue;
-    const str = toMetadataString(metadata[key]);
+    let str: string | undefined;
+    try {
+      str = toMetadataString(metadata[key]);
+    } catch {
+      continue; // a throwing getter
+    }
     if (str === undefined) continue;
-    out[key] = truncate(str.replace(CONTROL_CHARS, ''), METADATA_VALUE_MAX_LENGTH);
+    // Cut before cleaning, so a huge value costs no more than a short one.
+    out[key] = truncate(str.slice(0, CLEAN_AT_MOST).replace(CONTROL_CHARS, ''), METADATA_VALUE_MAX_LENGTH);
   }
   return out;
 }
+
+/** Characters of a metadata value looked at: enough for 128 after control characters are removed, in all but hostile input. */
+const CLEAN_AT_MOST = METADATA_VALUE_MAX_LENGTH * 8;
 
 /**
  * Longest `x-portkey-metadata` header sent, in characters (the JSON, non-ASCII escaped). The
@@ -121,7 +136,8 @@ const ORGANISATION_KEYS = [
  * The default user → metadata mapping: `_user` from the user's `id`, `sub`, `_id`, `userId`,
  * `email` or `username` (the first present; a string or number user is the id itself) and
  * `_organisation` from an organisation or tenant id on the user (`organisationId`, `organizationId`,
- * `orgId`, `tenantId`, or `organisation.id` / `tenant.id`…).
+ * `orgId`, `tenantId`, or `organisation.id` / `tenant.id`…). Never throws: a user object whose
+ * getters throw (or a revoked Proxy) gives what could be read.
  *
  * @param user - whatever the app's auth put on the request (`req.user`).
  */
@@ -129,9 +145,14 @@ export function userMetadata(user: unknown): PortkeyMetadata {
   if (user === undefined || user === null) return {};
   if (typeof user === 'string' || typeof user === 'number') return { _user: user };
   const metadata: PortkeyMetadata = {};
-  const id = firstId(user, USER_ID_KEYS);
-  if (id !== undefined) metadata._user = id;
-  const organisation = firstId(user, ORGANISATION_KEYS);
-  if (organisation !== undefined) metadata._organisation = organisation;
+  // Auth objects are not ours: a throwing getter or a revoked Proxy costs the user id, never the request.
+  try {
+    const id = firstId(user, USER_ID_KEYS);
+    if (id !== undefined) metadata._user = id;
+  } catch {}
+  try {
+    const organisation = firstId(user, ORGANISATION_KEYS);
+    if (organisation !== undefined) metadata._organisation = organisation;
+  } catch {}
   return metadata;
 }

@@ -92,11 +92,15 @@ export const PORTKEY_OPTION_KEYS = [
   'spanName',
 ] as const satisfies readonly (keyof PortkeyOptions)[];
 
-/** Picks only the {@link PortkeyOptions} fields out of a larger options object (undefined values left out). */
+/**
+ * Picks only the {@link PortkeyOptions} fields out of a larger options object: own properties only
+ * (a polluted `Object.prototype` is never read), `undefined` values left out.
+ */
 export function pickPortkeyOptions(source: object | undefined): PortkeyOptions {
   const picked: Record<string, unknown> = {};
   if (!source) return picked;
   for (const key of PORTKEY_OPTION_KEYS) {
+    if (!Object.hasOwn(source, key)) continue;
     const value = (source as Record<string, unknown>)[key];
     if (value !== undefined) picked[key] = value;
   }
@@ -105,6 +109,7 @@ export function pickPortkeyOptions(source: object | undefined): PortkeyOptions {
 
 /**
  * Layers options: later layers replace earlier ones field by field, except `metadata`, which is merged.
+ * Own properties only.
  *
  * @param layers - lowest precedence first; `undefined` layers are skipped.
  * @returns a new options object.
@@ -113,27 +118,56 @@ export function mergePortkeyOptions(...layers: (PortkeyOptions | undefined)[]): 
   let merged: PortkeyOptions = {};
   for (const layer of layers) {
     if (!layer) continue;
-    const metadata = layer.metadata && merged.metadata ? { ...merged.metadata, ...layer.metadata } : (layer.metadata ?? merged.metadata);
-    merged = { ...merged, ...pickPortkeyOptions(layer) };
+    const picked = pickPortkeyOptions(layer);
+    const metadata =
+      picked.metadata && merged.metadata && typeof picked.metadata === 'object' && typeof merged.metadata === 'object'
+        ? { ...merged.metadata, ...picked.metadata }
+        : (picked.metadata ?? merged.metadata);
+    merged = { ...merged, ...picked };
     if (metadata) merged.metadata = metadata;
   }
   return merged;
 }
 
+/** `url` without trailing slashes (a loop: a regular expression for it is quadratic on hostile input). */
+function trimTrailingSlashes(url: string): string {
+  let end = url.length;
+  while (end > 0 && url.charCodeAt(end - 1) === 47) end--;
+  return url.slice(0, end);
+}
+
 /**
  * Applies the environment defaults: `apiKey` ← `PORTKEY_API_KEY`, `baseURL` ← `PORTKEY_BASE_URL`,
- * else `https://api.portkey.ai/v1` (a trailing slash is removed).
+ * else `https://api.portkey.ai/v1` (trailing slashes are removed). Own properties only.
  *
- * @throws {@link PortkeyContextError} `INVALID_OPTION` when `baseURL` is not an http(s) URL.
+ * @throws {@link PortkeyContextError} `INVALID_OPTION` when `baseURL` is not an http(s) URL, or
+ *   carries credentials or a query string (the URL is never echoed: it may hold a key).
  */
 export function resolvePortkeyOptions<T extends PortkeyOptions>(options: T, env: NodeJS.ProcessEnv = process.env): T & { baseURL: string } {
-  const baseURL = (options.baseURL ?? env.PORTKEY_BASE_URL ?? DEFAULT_PORTKEY_BASE_URL).replace(/\/+$/, '');
-  if (!/^https?:\/\/[^\s]+$/i.test(baseURL)) {
+  const own = pickPortkeyOptions(options) as T;
+  const given = own.baseURL ?? env.PORTKEY_BASE_URL ?? DEFAULT_PORTKEY_BASE_URL;
+  if (typeof given !== 'string') {
+    throw new PortkeyContextError('INVALID_OPTION', `Portkey option "baseURL" must be a string, got ${given === null ? 'null' : typeof given}.`);
+  }
+  const baseURL = trimTrailingSlashes(given);
+  let parsed: URL | undefined;
+  try {
+    parsed = /^https?:\/\/[^\s]+$/i.test(baseURL) ? new URL(baseURL) : undefined;
+  } catch {
+    parsed = undefined;
+  }
+  if (!parsed) {
     throw new PortkeyContextError(
       'INVALID_OPTION',
-      `baseURL must be an http(s) URL such as https://api.portkey.ai/v1 or http://localhost:8787/v1, got "${baseURL.slice(0, 100)}".`,
+      `baseURL must be an http(s) URL such as https://api.portkey.ai/v1 or http://localhost:8787/v1 (got ${baseURL.length} characters that are not one).`,
     );
   }
-  const apiKey = options.apiKey ?? env.PORTKEY_API_KEY;
-  return { ...options, ...(apiKey ? { apiKey } : {}), baseURL };
+  if (parsed.username || parsed.password || parsed.search || parsed.hash) {
+    throw new PortkeyContextError(
+      'INVALID_OPTION',
+      'baseURL must not contain credentials, a query string or a fragment: send keys as Portkey options (apiKey, authorization, …), which are sent as headers.',
+    );
+  }
+  const apiKey = own.apiKey ?? env.PORTKEY_API_KEY;
+  return { ...own, ...(apiKey ? { apiKey } : {}), baseURL };
 }

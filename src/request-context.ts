@@ -1,8 +1,8 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { PARENT_CONTEXT, type PortkeyContext, PortkeyContextBase, portkeyContextStorage } from './context.js';
 import { disconnectSignal, type ResponseLike } from './disconnect.js';
-import { PortkeyContextError } from './errors.js';
-import { assertValidPortkeyOptions } from './headers.js';
+import { invalidOption, PortkeyContextError } from './errors.js';
+import { assertValidPortkeyOptions, isPlainObject } from './headers.js';
 import { userMetadata } from './metadata.js';
 import { type PortkeyMetadata, type PortkeyOptions, pickPortkeyOptions } from './options.js';
 import { createTraceIdReader, type TraceIdOptions } from './trace-id.js';
@@ -81,20 +81,30 @@ export class PortkeyRequestContext<Req extends RequestLike = RequestLike> extend
   }
 }
 
+/** `request.user`, or `undefined` when reading it throws (a getter of someone else's auth). */
+function readUser(request: RequestLike): unknown {
+  try {
+    return request.user;
+  } catch {
+    return undefined;
+  }
+}
+
 function metadataResolver<Req extends RequestLike>(option: RequestMetadataOption<Req> | undefined): (request: Req) => PortkeyMetadata {
   const environment = process.env.NODE_ENV;
   const base: PortkeyMetadata = environment ? { _environment: environment } : {};
   if (typeof option !== 'function') {
     const fixed = { ...base, ...option };
     return (request) => {
-      const user = request.user;
+      const user = readUser(request);
       return user === undefined ? fixed : { ...fixed, ...userMetadata(user) };
     };
   }
   return (request) => {
-    const defaults = { ...base, ...userMetadata(request.user) };
+    const defaults = { ...base, ...userMetadata(readUser(request)) };
+    let result: unknown;
     try {
-      return option(request, defaults) ?? defaults;
+      result = option(request, defaults);
     } catch (cause) {
       throw new PortkeyContextError(
         'METADATA_RESOLVER_FAILED',
@@ -102,7 +112,38 @@ function metadataResolver<Req extends RequestLike>(option: RequestMetadataOption
         { cause },
       );
     }
+    if (result === undefined || result === null) return defaults;
+    if (typeof (result as { then?: unknown }).then === 'function') {
+      (result as Promise<unknown>).then(undefined, () => undefined);
+      throw new PortkeyContextError(
+        'METADATA_RESOLVER_FAILED',
+        'The metadata(request) option returned a Promise; it must return the metadata object synchronously (it runs each time headers are built). Resolve async data in a middleware and put it on the request.',
+      );
+    }
+    if (typeof result !== 'object') throw invalidOption('metadata', 'a function returning an object', result);
+    return result as PortkeyMetadata;
   };
+}
+
+/** The request options as given, own properties only, with every type checked. */
+function checkedRequestOptions<Req extends RequestLike>(options: PortkeyRequestOptions<Req>): PortkeyRequestOptions<Req> {
+  if (typeof options !== 'object' || options === null) throw invalidOption('options', 'an object', options);
+  const own: PortkeyRequestOptions<Req> = Object.assign(Object.create(null), options);
+  const { metadata, abortOnDisconnect } = own;
+  if (metadata !== undefined) {
+    if (typeof metadata === 'function') {
+      if (metadata.constructor?.name === 'AsyncFunction') {
+        throw new PortkeyContextError(
+          'INVALID_OPTION',
+          'The metadata(request, defaults) option must be a synchronous function (it runs each time headers are built); it is async. Resolve async data in a middleware and put it on the request.',
+        );
+      }
+    } else if (!isPlainObject(metadata)) {
+      throw invalidOption('metadata', 'an object or a function (request, defaults) => object', metadata);
+    }
+  }
+  if (abortOnDisconnect !== undefined && typeof abortOnDisconnect !== 'boolean') throw invalidOption('abortOnDisconnect', 'a boolean', abortOnDisconnect);
+  return own;
 }
 
 /**
@@ -113,8 +154,9 @@ function metadataResolver<Req extends RequestLike>(option: RequestMetadataOption
  * @throws {@link PortkeyContextError} `INVALID_HEADER_VALUE` / `INVALID_OPTION` for a bad static option.
  */
 export function createRequestContextFactory<Req extends RequestLike>(
-  options: PortkeyRequestOptions<Req> = {},
+  given: PortkeyRequestOptions<Req> = {},
 ): (request: Req, response?: ResponseLike) => PortkeyRequestContext<Req> {
+  const options = checkedRequestOptions(given);
   const staticOptions = pickPortkeyOptions({ ...options, traceId: undefined, metadata: undefined });
   assertValidPortkeyOptions(staticOptions);
   if (options.metadata !== undefined && typeof options.metadata !== 'function') {

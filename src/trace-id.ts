@@ -1,6 +1,6 @@
 import { randomFillSync } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
-import { PortkeyContextError } from './errors.js';
+import { describeType, invalidOption, PortkeyContextError } from './errors.js';
 
 /** Longest trace ID accepted from outside. */
 export const TRACE_ID_MAX_LENGTH = 128;
@@ -124,26 +124,32 @@ function readSources(headers: IncomingHttpHeaders, sources: readonly string[]): 
  * @throws {@link PortkeyContextError} `INVALID_OPTION` for a malformed `traceIdHeaders` list.
  */
 export function createTraceIdReader(options: TraceIdOptions = {}): (headers: IncomingHttpHeaders) => string {
-  const sources = (options.traceIdHeaders ?? DEFAULT_TRACE_ID_HEADERS).map((name) => {
+  const own = (key: keyof TraceIdOptions) => (Object.hasOwn(options, key) ? options[key] : undefined);
+  const list = own('traceIdHeaders') ?? DEFAULT_TRACE_ID_HEADERS;
+  if (!Array.isArray(list)) throw invalidOption('traceIdHeaders', 'an array of header names', list);
+  const sources = list.map((name: unknown) => {
     if (typeof name !== 'string' || !HEADER_NAME.test(name)) {
-      throw new PortkeyContextError('INVALID_OPTION', `traceIdHeaders must be header names, got ${JSON.stringify(name)}.`);
+      throw new PortkeyContextError('INVALID_OPTION', `traceIdHeaders must be header names (letters, digits, -), got ${describeType(name)} that is not one.`);
     }
     return name.toLowerCase();
   });
-  const generate = options.generateTraceId;
+  const trustIncoming = own('trustIncoming');
+  if (trustIncoming !== undefined && typeof trustIncoming !== 'boolean') throw invalidOption('trustIncoming', 'a boolean', trustIncoming);
+  const generate = own('generateTraceId') as TraceIdOptions['generateTraceId'];
+  if (generate !== undefined && typeof generate !== 'function') throw invalidOption('generateTraceId', 'a function returning a trace ID', generate);
   const make = generate
     ? () => {
         const id = generate();
         if (!isValidTraceId(id)) {
           throw new PortkeyContextError(
             'INVALID_TRACE_ID',
-            `generateTraceId returned ${JSON.stringify(String(id).slice(0, 60))}; it must return 1-128 characters of [A-Za-z0-9._:-].`,
+            `generateTraceId returned ${typeof id === 'string' ? `${(id as string).length} characters that are not a trace ID` : describeType(id)}; it must return 1-128 characters of [A-Za-z0-9._:-].`,
           );
         }
         return id;
       }
     : generateTraceId;
-  if (options.trustIncoming === false || sources.length === 0) return make;
+  if (trustIncoming === false || sources.length === 0) return make;
   if (isDefaultSourceList(sources)) return (headers) => readDefaultSources(headers) ?? make();
   return (headers) => readSources(headers, sources) ?? make();
 }
@@ -156,7 +162,7 @@ export function createTraceIdReader(options: TraceIdOptions = {}): (headers: Inc
 export function traceIdResponseHeader(option: string | false | undefined): string | false {
   const header = option === undefined ? 'x-portkey-trace-id' : option;
   if (header !== false && (typeof header !== 'string' || !HEADER_NAME.test(header))) {
-    throw new PortkeyContextError('INVALID_OPTION', `responseHeader must be a header name or false, got ${JSON.stringify(header)}.`);
+    throw new PortkeyContextError('INVALID_OPTION', `responseHeader must be a header name or false, got ${describeType(header)} that is not one.`);
   }
   return header;
 }

@@ -73,7 +73,7 @@ export function portkeyMiddleware<Req extends PortkeyExpressRequest = PortkeyExp
   options: PortkeyMiddlewareOptions<Req> = {},
 ): (req: IncomingMessage, res: ServerResponse, next: (err?: unknown) => void) => void {
   const createContext = createRequestContextFactory<Req>(options);
-  const responseHeader = traceIdResponseHeader(options.responseHeader);
+  const responseHeader = traceIdResponseHeader(Object.hasOwn(options, 'responseHeader') ? options.responseHeader : undefined);
   let exposedOn: object | null = null;
   return function portkeyContextMiddleware(req, res, next) {
     const context = createContext(req as Req, res);

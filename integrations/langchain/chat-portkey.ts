@@ -1,7 +1,9 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import type { CallbackManagerForLLMRun } from '@langchain/core/callbacks/manager';
 import type { BaseMessage, MessageContent } from '@langchain/core/messages';
-import type { ChatGenerationChunk, ChatResult } from '@langchain/core/outputs';
+import type { Serialized } from '@langchain/core/load/serializable';
+import { AIMessage } from '@langchain/core/messages';
+import type { ChatGeneration, ChatGenerationChunk, ChatResult } from '@langchain/core/outputs';
 import { AsyncLocalStorageProviderSingleton } from '@langchain/core/singletons';
 import {
   type BaseChatOpenAIFields,
@@ -16,8 +18,9 @@ import {
   PORTKEY_OPTION_KEYS,
   type PortkeyOptions,
   pickPortkeyOptions,
+  PortkeyContextError,
   resolvePortkeyOptions,
-  SECRET_PORTKEY_OPTIONS,
+  secretValues,
   tryGetPortkeyContext,
 } from '../../src/index.js';
 import { type CallErrorInfo, describeCallError, emptyAnswerError, incompleteStreamError } from './errors.js';
@@ -51,6 +54,8 @@ export interface ChatPortkeyInput
 const PORTKEY_CALL = Symbol('portkey-context.call');
 
 interface PreparedCall {
+  /** The call's Portkey options, every layer merged: what its secrets are read from if it fails. */
+  options: PortkeyOptions;
   headers: Record<string, string | null>;
   traceId: string | undefined;
   gateway: GatewayResponseInfo;
@@ -64,6 +69,20 @@ function eitherSignal(a: AbortSignal | undefined, b: AbortSignal | undefined): A
   if (!b) return a;
   return AbortSignal.any([a, b]);
 }
+
+/** Portkey secret options → the secret id they serialize as (and `load()` reads back). */
+const SECRET_IDS: Record<string, string> = {
+  apiKey: 'PORTKEY_API_KEY',
+  virtualKey: 'PORTKEY_VIRTUAL_KEY',
+  authorization: 'PORTKEY_PROVIDER_AUTHORIZATION',
+  config: 'PORTKEY_CONFIG',
+  awsAccessKeyId: 'AWS_ACCESS_KEY_ID',
+  awsSecretAccessKey: 'AWS_SECRET_ACCESS_KEY',
+  awsSessionToken: 'AWS_SESSION_TOKEN',
+};
+
+/** Per-call Portkey options that only label the call (they never change the answer, so never the cache key). */
+const LABEL_OPTIONS = ['traceId', 'metadata', 'spanId', 'parentSpanId', 'spanName'] as const;
 
 /** Handed to the `openai` client as its key so it never sends a real one; the header is removed per call. */
 const NO_PROVIDER_KEY = 'portkey-context-sends-no-provider-key';
@@ -83,6 +102,15 @@ function enclosingGraphTask(): string | undefined {
   if (typeof taskId === 'string' && taskId) return taskId;
   const namespace = config?.metadata?.checkpoint_ns;
   return typeof namespace === 'string' ? /:([0-9a-f-]{36})$/.exec(namespace)?.[1] : undefined;
+}
+
+/** A cached generation without `response_metadata.portkey` (a copy: the cache keeps its own). */
+function withoutGatewayMetadata(generation: ChatGeneration): ChatGeneration {
+  const message = generation?.message;
+  if (!message?.response_metadata || !('portkey' in message.response_metadata)) return generation;
+  const { portkey: _portkey, ...responseMetadata } = message.response_metadata;
+  const fields = Object.fromEntries(Object.entries(message).filter(([key]) => !key.startsWith('lc_')));
+  return { ...generation, message: new AIMessage({ ...fields, response_metadata: responseMetadata } as never) };
 }
 
 function textOf(content: MessageContent): string {
@@ -130,17 +158,11 @@ export class ChatPortkey<CallOptions extends ChatPortkeyCallOptions = ChatPortke
   }
 
   override get lc_secrets(): { [key: string]: string } | undefined {
-    return {
-      apiKey: 'PORTKEY_API_KEY',
-      virtualKey: 'PORTKEY_VIRTUAL_KEY',
-      authorization: 'PORTKEY_PROVIDER_AUTHORIZATION',
-      config: 'PORTKEY_CONFIG',
-      awsAccessKeyId: 'AWS_ACCESS_KEY_ID',
-      awsSecretAccessKey: 'AWS_SECRET_ACCESS_KEY',
-      awsSessionToken: 'AWS_SESSION_TOKEN',
-      'configuration.defaultHeaders': 'PORTKEY_DEFAULT_HEADERS',
-    };
+    return { ...SECRET_IDS };
   }
+
+  /** Serialized under its own namespace: `load(json, { importMap: { chat_models__portkey: { ChatPortkey } } })`. */
+  override lc_namespace = ['langchain', 'chat_models', 'portkey'];
 
   override get lc_aliases(): Record<string, string> {
     return { modelName: 'model' };
@@ -149,7 +171,8 @@ export class ChatPortkey<CallOptions extends ChatPortkeyCallOptions = ChatPortke
   /** The gateway URL this model sends to (`baseURL` option, `PORTKEY_BASE_URL`, or Portkey's hosted gateway). */
   readonly baseURL: string;
   readonly #portkey: PortkeyOptions;
-  readonly #secrets: string[];
+  /** `configuration.defaultHeaders`: sent by the gateway fetch, kept out of the client config (and so out of logs and serialization). */
+  readonly #defaultHeaders: Record<string, string> | undefined;
   readonly #maxRetries: number;
 
   /**
@@ -157,33 +180,89 @@ export class ChatPortkey<CallOptions extends ChatPortkeyCallOptions = ChatPortke
    * @throws {@link PortkeyContextError} when a Portkey option cannot be sent as a header, or `baseURL` is not a URL.
    */
   constructor(fields: ChatPortkeyInput = {}) {
-    const resolved = resolvePortkeyOptions(pickPortkeyOptions(fields));
+    if (typeof fields !== 'object' || fields === null) throw new PortkeyContextError('INVALID_OPTION', 'new ChatPortkey(fields) takes an object of options.');
+    // Own properties only: nothing inherited from a polluted Object.prototype is read.
+    const own: ChatPortkeyInput = Object.assign(Object.create(null), fields);
+    const resolved = resolvePortkeyOptions(pickPortkeyOptions(own));
     const { baseURL, ...portkey } = resolved;
     assertValidPortkeyOptions(portkey);
-    const chatFields: Record<string, unknown> = { ...fields };
+    const chatFields: Record<string, unknown> = { ...own };
     for (const key of PORTKEY_OPTION_KEYS) delete chatFields[key];
+    const { defaultHeaders, ...configuration } = own.configuration ?? {};
     super({
       ...chatFields,
       // LangChain run metadata (for tracers) mirrors the Portkey metadata.
-      metadata: fields.metadata,
+      metadata: own.metadata,
       apiKey: NO_PROVIDER_KEY,
       // Retries are ChatPortkey's own (see completionWithRetry); the queue makes one attempt at a time.
       maxRetries: 0,
-      timeout: fields.timeout ?? DEFAULT_TIMEOUT_MS,
+      timeout: own.timeout ?? DEFAULT_TIMEOUT_MS,
       // A callback manager must exist for every call so it has a run ID (its span ID).
-      callbacks: fields.callbacks ?? [],
-      configuration: { ...fields.configuration, baseURL, fetch: createGatewayFetch(fields.configuration?.fetch ?? globalThis.fetch) },
+      callbacks: own.callbacks ?? [],
+      configuration: {
+        // The openai client logs raw response bytes it cannot parse; every failure is a thrown, redacted error instead.
+        logLevel: 'off',
+        ...configuration,
+        baseURL,
+        fetch: createGatewayFetch(configuration.fetch ?? globalThis.fetch, defaultHeaders as Record<string, string> | undefined),
+      },
     } as BaseChatOpenAIFields);
-    // What LangChain serializes: the user's fields, secrets replaced by lc_secrets. Not enumerable,
-    // so console.log(model) shows no key.
-    const serializable: Record<string, unknown> = { ...fields };
+    // What LangChain serializes (see toJSON). Not enumerable, so console.log(model) shows no key.
+    const serializable: Record<string, unknown> = { ...own };
     for (const key of Object.keys(serializable)) if (serializable[key] === undefined) delete serializable[key];
     Object.defineProperty(this, 'lc_kwargs', { value: serializable, enumerable: false, writable: true, configurable: true });
     this.baseURL = baseURL;
     this.#portkey = portkey;
-    this.#maxRetries = fields.maxRetries ?? DEFAULT_MAX_RETRIES;
-    this.#secrets = SECRET_PORTKEY_OPTIONS.map((key) => portkey[key]).filter((v): v is string => typeof v === 'string' && v.length > 0);
-    if (portkey.authorization?.startsWith('Bearer ')) this.#secrets.push(portkey.authorization.slice(7));
+    this.#defaultHeaders = defaultHeaders as Record<string, string> | undefined;
+    this.#maxRetries = own.maxRetries ?? DEFAULT_MAX_RETRIES;
+  }
+
+  /**
+   * The serialized model: every option given to the constructor, each Portkey secret as a secret id
+   * (`PORTKEY_API_KEY`, `PORTKEY_VIRTUAL_KEY`, …; the key from the environment included), `baseURL`
+   * kept. `configuration` and `callbacks` are left out (functions, and headers that may be secret).
+   * `load()` with `importMap: { chat_models__portkey: { ChatPortkey } }` and a `secretsMap` builds the same model.
+   */
+  override toJSON(): Serialized {
+    const serialized = super.toJSON();
+    if (serialized.type !== 'constructor') return serialized;
+    const kwargs: Record<string, unknown> = {};
+    for (const [key, value] of Object.entries(this.lc_kwargs)) {
+      if (key === 'configuration' || key === 'callbacks' || typeof value === 'function') continue;
+      kwargs[key] = key in SECRET_IDS ? { lc: 1, type: 'secret', id: [SECRET_IDS[key]] } : value;
+    }
+    if (kwargs.apiKey === undefined && this.#portkey.apiKey !== undefined) kwargs.apiKey = { lc: 1, type: 'secret', id: ['PORTKEY_API_KEY'] };
+    kwargs.baseURL = this.baseURL;
+    return { ...serialized, kwargs };
+  }
+
+  /** What LangChain hands callbacks and tracers as the call's options: the per-call `portkey` options (which may hold keys) left out. */
+  override _getCallOptionsForTracing(options: this['ParsedCallOptions'], invocationParams: ReturnType<this['invocationParams']>): this['ParsedCallOptions'] {
+    const { portkey: _portkey, ...rest } = super._getCallOptionsForTracing(options, invocationParams) as Record<string, unknown>;
+    return rest as this['ParsedCallOptions'];
+  }
+
+  /**
+   * The LangChain cache key of a call: per-call Portkey options appear only as a hash (never a key
+   * in clear), and the ones that only label the call (trace ID, metadata, spans) not at all.
+   */
+  override _getSerializedCacheKeyParametersForCall(options: this['ParsedCallOptions'] & { config?: unknown }): string {
+    const { portkey, ...rest } = options as Record<string, unknown>;
+    if (!portkey || typeof portkey !== 'object') return super._getSerializedCacheKeyParametersForCall(rest as never);
+    const routing: Record<string, unknown> = { ...portkey };
+    for (const key of LABEL_OPTIONS) delete routing[key];
+    const digest = Object.keys(routing).length ? createHash('sha256').update(JSON.stringify(routing)).digest('hex').slice(0, 32) : undefined;
+    return super._getSerializedCacheKeyParametersForCall({ ...rest, ...(digest ? { portkey: digest } : {}) } as never);
+  }
+
+  /**
+   * Replies served from LangChain's cache made no gateway call: they carry no
+   * `response_metadata.portkey` (which would name the trace of the request that first made them).
+   */
+  override async _generateCached(params: Parameters<ChatOpenAICompletions['_generateCached']>[0]): ReturnType<ChatOpenAICompletions['_generateCached']> {
+    const output = await super._generateCached(params);
+    output.generations = output.generations.map((generations) => generations?.map((g) => withoutGatewayMetadata(g as ChatGeneration)));
+    return output;
   }
 
   override _llmType(): string {
@@ -216,11 +295,17 @@ export class ChatPortkey<CallOptions extends ChatPortkeyCallOptions = ChatPortke
     const headers: Record<string, string | null> = createPortkeyHeaders(merged);
     // The openai client always adds `Authorization: Bearer <its key>`; send provider auth only when configured.
     if (!('Authorization' in headers)) headers.Authorization = null;
-    return { headers, traceId: merged.traceId, gateway: {}, signal: eitherSignal(options?.signal, context?.signal) };
+    return { options: merged, headers, traceId: merged.traceId, gateway: {}, signal: eitherSignal(options?.signal, context?.signal) };
   }
 
   #errorInfo(call: PreparedCall, timeoutMs?: number): CallErrorInfo {
-    return { baseURL: this.baseURL, traceId: call.traceId, secrets: this.#secrets, timeoutMs: timeoutMs ?? this.timeout, signal: call.signal };
+    return {
+      baseURL: this.baseURL,
+      traceId: call.traceId,
+      secrets: () => secretValues(call.options, this.#defaultHeaders),
+      timeoutMs: timeoutMs ?? this.timeout,
+      signal: call.signal,
+    };
   }
 
   override async _generate(messages: BaseMessage[], options: this['ParsedCallOptions'], runManager?: CallbackManagerForLLMRun): Promise<ChatResult> {

@@ -3,7 +3,7 @@
  * or malformed response, the gateway URL when it cannot be reached, the trace ID once — and never
  * show a key. Every error a ChatPortkey call throws passes through {@link describeCallError}.
  */
-import { PortkeyContextError } from '../../src/index.js';
+import { displayURL, PortkeyContextError, redactSecrets } from '../../src/index.js';
 import { isConnectionError, isTimeoutError } from './retry.js';
 
 /** What a call's errors are described with. */
@@ -12,8 +12,8 @@ export interface CallErrorInfo {
   baseURL: string;
   /** The trace ID the call carried. */
   traceId: string | undefined;
-  /** Values that must never appear in a message (keys, provider auth). */
-  secrets: readonly string[];
+  /** Values that must never appear in the error (keys, provider auth, credentials): made only when there is an error. */
+  secrets: () => readonly string[];
   /** The per-attempt timeout in force, in ms. */
   timeoutMs: number | undefined;
   /** The call's abort signal: once it fired, its reason is the error. */
@@ -35,12 +35,33 @@ function connectionCause(error: unknown): string | undefined {
   return reason;
 }
 
-function redact(text: string, secrets: readonly string[]): string {
-  let out = text;
-  for (const secret of secrets) {
-    if (secret.length >= 4 && out.includes(secret)) out = out.split(secret).join('[redacted]');
+const redact = redactSecrets;
+
+/**
+ * Redacts every string an error carries — `message`, `stack`, the `openai` error body on `error`,
+ * any other field, and the same on its `cause` chain — so no channel (`util.inspect`,
+ * `JSON.stringify`, a tracer's `handleLLMError`) shows a secret. `Headers` objects are left alone.
+ */
+function scrub(value: unknown, secrets: readonly string[], seen: WeakSet<object>, depth: number): void {
+  if (depth > 5 || typeof value !== 'object' || value === null || seen.has(value) || value instanceof Headers) return;
+  seen.add(value);
+  const keys = value instanceof Error ? Object.getOwnPropertyNames(value) : Object.keys(value);
+  for (const key of keys) {
+    let field: unknown;
+    try {
+      field = (value as Record<string, unknown>)[key];
+    } catch {
+      continue;
+    }
+    if (typeof field === 'string') {
+      const clean = redact(field, secrets);
+      if (clean !== field) {
+        try {
+          (value as Record<string, unknown>)[key] = clean;
+        } catch {}
+      }
+    } else scrub(field, secrets, seen, depth + 1);
   }
-  return out;
 }
 
 /** `message` ending in the trace ID, once. */
@@ -57,18 +78,18 @@ function restack(stack: string | undefined, oldMessage: string, name: string, me
   return `${name}: ${message}${frames >= 0 ? stack.slice(frames) : ''}`;
 }
 
-function describeInPlace(error: Error, info: CallErrorInfo): Error {
+function describeInPlace(error: Error, info: CallErrorInfo, secrets: readonly string[]): Error {
   const status = (error as { status?: unknown }).status;
   let message = error.message;
   if (isConnectionError(error)) {
     const code = connectionCause(error);
-    message = `Cannot reach the Portkey gateway at ${info.baseURL}${code ? ` (${code})` : ''}: is it running, and is baseURL (or PORTKEY_BASE_URL) right?`;
+    message = `Cannot reach the Portkey gateway at ${displayURL(info.baseURL)}${code ? ` (${code})` : ''}: is it running, and is baseURL (or PORTKEY_BASE_URL) right?`;
   } else if (status === 431) {
     message =
       '431 The Portkey gateway refused the call: its request headers are too large (over ~16 KB in all). ' +
       'Metadata is capped at 4 KB; shrink the config or other x-portkey-* values.';
   }
-  message = redact(withTraceId(message, info.traceId), info.secrets);
+  message = redact(withTraceId(message, info.traceId), secrets);
   if (message !== error.message) {
     // Read the stack first: V8 formats it lazily, with the message current at the first read.
     const stack = error.stack;
@@ -96,14 +117,16 @@ export function describeCallError(error: unknown, info: CallErrorInfo): unknown 
     timeoutMs = undefined;
   }
   if (!(error instanceof Error) || described.has(error)) return error;
+  const secrets = info.secrets();
+  const gateway = displayURL(info.baseURL);
   let result: Error;
   if (isTimeoutError(error)) {
     result = new PortkeyContextError(
       'TIMEOUT',
       withTraceId(
         timeoutMs === undefined
-          ? `The call to the Portkey gateway at ${info.baseURL} ran out of time (its \`timeout\` call option).`
-          : `No answer from the Portkey gateway at ${info.baseURL} within ${timeoutMs} ms (the model's \`timeout\`, per attempt; timeouts are not retried): ` +
+          ? `The call to the Portkey gateway at ${gateway} ran out of time (its \`timeout\` call option).`
+          : `No answer from the Portkey gateway at ${gateway} within ${timeoutMs} ms (the model's \`timeout\`, per attempt; timeouts are not retried): ` +
               'the provider behind it is slow or not answering. Raise `timeout` for long non-streamed generations.',
         info.traceId,
       ),
@@ -113,15 +136,16 @@ export function describeCallError(error: unknown, info: CallErrorInfo): unknown 
     result = new PortkeyContextError(
       'MALFORMED_RESPONSE',
       withTraceId(
-        redact(`The Portkey gateway at ${info.baseURL} sent a body that is not valid JSON or server-sent events (${error.message.slice(0, 200)}).`, info.secrets),
+        redact(`The Portkey gateway at ${gateway} sent a body that is not valid JSON or server-sent events (${error.message.slice(0, 200)}).`, secrets),
         info.traceId,
       ),
       { cause: error, traceId: info.traceId },
     );
   } else {
-    result = describeInPlace(error, info);
+    result = describeInPlace(error, info, secrets);
     if (info.traceId !== undefined) (result as { traceId?: string }).traceId = info.traceId;
   }
+  scrub(result, secrets, new WeakSet(), 0);
   described.add(result);
   return result;
 }
@@ -144,7 +168,7 @@ export function incompleteStreamError(chunks: number, info: CallErrorInfo): Port
 export function emptyAnswerError(info: CallErrorInfo): PortkeyContextError {
   const error = new PortkeyContextError(
     'MALFORMED_RESPONSE',
-    withTraceId(`The Portkey gateway at ${info.baseURL} answered 200 with no choices (an empty completion).`, info.traceId),
+    withTraceId(`The Portkey gateway at ${displayURL(info.baseURL)} answered 200 with no choices (an empty completion).`, info.traceId),
     { traceId: info.traceId },
   );
   described.add(error);

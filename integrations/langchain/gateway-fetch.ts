@@ -56,13 +56,22 @@ function gatewayMessage(body: string): string | undefined {
   return typeof message === 'string' && message ? message : undefined;
 }
 
+/** `headers` with each default added where the request does not set that header itself. */
+function withDefaults(headers: ConstructorParameters<typeof Headers>[0], defaults: Record<string, string>): Headers {
+  const merged = new Headers(headers);
+  for (const [name, value] of Object.entries(defaults)) if (typeof value === 'string' && !merged.has(name)) merged.set(name, value);
+  return merged;
+}
+
 /**
  * Wraps a `fetch` so gateway responses are recorded on the call in flight and gateway error
- * bodies keep their message through the `openai` client.
+ * bodies keep their message through the `openai` client. `defaultHeaders` (the model's
+ * `configuration.defaultHeaders`) are added here, so they never sit in the client's config.
  */
-export function createGatewayFetch(baseFetch: typeof fetch = globalThis.fetch): typeof fetch {
+export function createGatewayFetch(baseFetch: typeof fetch = globalThis.fetch, defaultHeaders?: Record<string, string>): typeof fetch {
   return async function portkeyGatewayFetch(input, init) {
     const call = (init as Record<symbol, GatewayResponseInfo> | undefined)?.[GATEWAY_CALL];
+    if (defaultHeaders) init = { ...init, headers: withDefaults(init?.headers, defaultHeaders) };
     const response = await baseFetch(input, init);
     if (call) call.portkey = fromResponseHeaders(response.headers);
     if (response.ok) return response;

@@ -25,7 +25,7 @@ export function compilePortkeyModuleOptions(options: PortkeyModuleOptions = {}):
   responseHeader: string | false;
 } {
   const createContext = createRequestContextFactory<PortkeyNestRequest>(options);
-  const responseHeader = traceIdResponseHeader(options.responseHeader);
+  const responseHeader = traceIdResponseHeader(Object.hasOwn(options, 'responseHeader') ? options.responseHeader : undefined);
   return { createContext, responseHeader };
 }
 
