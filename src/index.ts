@@ -13,7 +13,7 @@ export { disconnectSignal, type ResponseLike } from './disconnect.js';
 export { PortkeyContextError, type PortkeyContextErrorCode } from './errors.js';
 export { asciiJson } from './ascii-json.js';
 export { assertValidPortkeyOptions, createPortkeyHeaders, PORTKEY_HEADER_NAMES } from './headers.js';
-export { displayURL, redactSecrets, SECRET_PORTKEY_OPTIONS, secretValues } from './secrets.js';
+export { displayURL, redactSecrets, SECRET_PORTKEY_OPTIONS, secretValues, urlSecrets } from './secrets.js';
 export {
   METADATA_HEADER_MAX_LENGTH,
   METADATA_KEY_MAX_LENGTH,

@@ -22,6 +22,7 @@ import {
   resolvePortkeyOptions,
   secretValues,
   tryGetPortkeyContext,
+  urlSecrets,
 } from '../../src/index.js';
 import { type CallErrorInfo, describeCallError, emptyAnswerError, incompleteStreamError } from './errors.js';
 import { createGatewayFetch, GATEWAY_CALL, type GatewayResponseInfo } from './gateway-fetch.js';
@@ -104,6 +105,26 @@ function enclosingGraphTask(): string | undefined {
   return typeof namespace === 'string' ? /:([0-9a-f-]{36})$/.exec(namespace)?.[1] : undefined;
 }
 
+const secret = (id: string) => ({ lc: 1, type: 'secret', id: [id] });
+
+/**
+ * The constructor fields as they serialize: every option given, each Portkey secret as a secret id
+ * (the key from `PORTKEY_API_KEY` included), a custom host carrying credentials as the secret
+ * `PORTKEY_CUSTOM_HOST`, the resolved `baseURL`; `configuration` and `callbacks` left out
+ * (functions, and headers that may be secret).
+ */
+function serializableFields(fields: ChatPortkeyInput, portkey: PortkeyOptions, baseURL: string): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(fields)) {
+    if (value === undefined || key === 'configuration' || key === 'callbacks' || typeof value === 'function') continue;
+    out[key] = key in SECRET_IDS ? secret(SECRET_IDS[key]!) : value;
+  }
+  if (out.apiKey === undefined && portkey.apiKey !== undefined) out.apiKey = secret('PORTKEY_API_KEY');
+  if (urlSecrets(portkey.customHost).length > 0) out.customHost = secret('PORTKEY_CUSTOM_HOST');
+  out.baseURL = baseURL;
+  return out;
+}
+
 /** A cached generation without `response_metadata.portkey` (a copy: the cache keeps its own). */
 function withoutGatewayMetadata(generation: ChatGeneration): ChatGeneration {
   const message = generation?.message;
@@ -158,7 +179,7 @@ export class ChatPortkey<CallOptions extends ChatPortkeyCallOptions = ChatPortke
   }
 
   override get lc_secrets(): { [key: string]: string } | undefined {
-    return { ...SECRET_IDS };
+    return { ...SECRET_IDS, customHost: 'PORTKEY_CUSTOM_HOST' };
   }
 
   /** Serialized under its own namespace: `load(json, { importMap: { chat_models__portkey: { ChatPortkey } } })`. */
@@ -207,10 +228,8 @@ export class ChatPortkey<CallOptions extends ChatPortkeyCallOptions = ChatPortke
         fetch: createGatewayFetch(configuration.fetch ?? globalThis.fetch, defaultHeaders as Record<string, string> | undefined),
       },
     } as BaseChatOpenAIFields);
-    // What LangChain serializes (see toJSON). Not enumerable, so console.log(model) shows no key.
-    const serializable: Record<string, unknown> = { ...own };
-    for (const key of Object.keys(serializable)) if (serializable[key] === undefined) delete serializable[key];
-    Object.defineProperty(this, 'lc_kwargs', { value: serializable, enumerable: false, writable: true, configurable: true });
+    // What LangChain serializes, already without a secret in clear (see toJSON); not enumerable.
+    Object.defineProperty(this, 'lc_kwargs', { value: serializableFields(own, portkey, baseURL), enumerable: false, writable: true, configurable: true });
     this.baseURL = baseURL;
     this.#portkey = portkey;
     this.#defaultHeaders = defaultHeaders as Record<string, string> | undefined;
@@ -225,15 +244,7 @@ export class ChatPortkey<CallOptions extends ChatPortkeyCallOptions = ChatPortke
    */
   override toJSON(): Serialized {
     const serialized = super.toJSON();
-    if (serialized.type !== 'constructor') return serialized;
-    const kwargs: Record<string, unknown> = {};
-    for (const [key, value] of Object.entries(this.lc_kwargs)) {
-      if (key === 'configuration' || key === 'callbacks' || typeof value === 'function') continue;
-      kwargs[key] = key in SECRET_IDS ? { lc: 1, type: 'secret', id: [SECRET_IDS[key]] } : value;
-    }
-    if (kwargs.apiKey === undefined && this.#portkey.apiKey !== undefined) kwargs.apiKey = { lc: 1, type: 'secret', id: ['PORTKEY_API_KEY'] };
-    kwargs.baseURL = this.baseURL;
-    return { ...serialized, kwargs };
+    return serialized.type === 'constructor' ? { ...serialized, kwargs: { ...this.lc_kwargs } } : serialized;
   }
 
   /** What LangChain hands callbacks and tracers as the call's options: the per-call `portkey` options (which may hold keys) left out. */

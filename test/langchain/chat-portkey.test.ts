@@ -312,3 +312,58 @@ describe('ChatPortkey as a LangChain model', () => {
     expect(inspect(model, { depth: 6 })).not.toContain('pk-model-key');
   });
 });
+
+describe('ChatPortkey serialization and caching', () => {
+  it('a serialize -> load() round trip gives an equivalent model: Portkey secret ids, baseURL kept', async () => {
+    const { load } = await import('@langchain/core/load');
+    const model = makeModel({ virtualKey: 'vk-round-trip', temperature: 0.3, metadata: { app: 'rt' } });
+    const json = JSON.stringify(model);
+    const parsed = JSON.parse(json);
+    expect(parsed.id).toEqual(['langchain', 'chat_models', 'portkey', 'ChatPortkey']);
+    expect(parsed.kwargs.apiKey).toEqual({ lc: 1, type: 'secret', id: ['PORTKEY_API_KEY'] });
+    expect(parsed.kwargs.virtualKey).toEqual({ lc: 1, type: 'secret', id: ['PORTKEY_VIRTUAL_KEY'] });
+    expect(parsed.kwargs.authorization).toEqual({ lc: 1, type: 'secret', id: ['PORTKEY_PROVIDER_AUTHORIZATION'] });
+    expect(json).not.toMatch(/OPENAI_API_KEY|openai_api_key/);
+    const restored = await load<ChatPortkey>(json, {
+      importMap: { chat_models__portkey: { ChatPortkey } },
+      secretsMap: { PORTKEY_API_KEY: 'pk-restored', PORTKEY_VIRTUAL_KEY: 'vk-restored', PORTKEY_PROVIDER_AUTHORIZATION: stack.providerOptions.authorization },
+    });
+    expect(restored).toBeInstanceOf(ChatPortkey);
+    expect(restored.baseURL).toBe(model.baseURL);
+    expect(restored.temperature).toBe(0.3);
+    const reply = await inRequest('trace-restored', 'rita', () => restored.invoke('restored'));
+    expect(reply.content).toBe('echo: restored');
+    const sent = stack.gatewayRequests[0]!;
+    expect(header(sent, 'x-portkey-api-key')).toBe('pk-restored');
+    expect(header(sent, 'x-portkey-virtual-key')).toBe('vk-restored');
+    expect(header(sent, 'x-portkey-trace-id')).toBe('trace-restored');
+  });
+
+  it("with LangChain's cache, a cached reply never shows another request's trace ID", async () => {
+    const model = makeModel({ cache: true });
+    const first = await inRequest('trace-first', 'ann', () => model.invoke('cache me'));
+    expect(portkeyResponseMetadata(first)?.traceId).toBe('trace-first');
+    const second = await inRequest('trace-second', 'ben', () => model.invoke('cache me'));
+    expect(stack.gatewayRequests).toHaveLength(1); // served from the cache
+    expect(second.content).toBe('echo: cache me');
+    expect(portkeyResponseMetadata(second)).toBeUndefined();
+    expect(JSON.stringify(second)).not.toContain('trace-first');
+    // the first caller's message is untouched
+    expect(portkeyResponseMetadata(first)?.traceId).toBe('trace-first');
+  });
+
+  it('per-call Portkey options never reach callbacks or tracers, and appear in the cache key only as a hash', async () => {
+    const seen: unknown[] = [];
+    const model = makeModel({ callbacks: [{ handleChatModelStart: (...args: unknown[]) => seen.push(args) }] });
+    await inRequest('trace-cb', 'cat', () => model.invoke('hi', { portkey: { virtualKey: 'vk-per-call-secret', metadata: { f: 'x' } } }));
+    expect(JSON.stringify(seen)).not.toContain('vk-per-call-secret');
+    const extra = (seen[0] as any[])[4];
+    expect(extra.options).toBeDefined();
+    expect(extra.options.portkey).toBeUndefined();
+    expect(header(stack.gatewayRequests[0]!, 'x-portkey-virtual-key')).toBe('vk-per-call-secret'); // yet it was sent
+    const key = model._getSerializedCacheKeyParametersForCall({ portkey: { virtualKey: 'vk-per-call-secret', traceId: 't1' } } as never);
+    expect(key).not.toContain('vk-per-call-secret');
+    expect(key).toBe(model._getSerializedCacheKeyParametersForCall({ portkey: { virtualKey: 'vk-per-call-secret', traceId: 't2' } } as never));
+    expect(key).not.toBe(model._getSerializedCacheKeyParametersForCall({ portkey: { virtualKey: 'vk-other' } } as never));
+  });
+});
