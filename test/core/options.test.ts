@@ -44,7 +44,7 @@ describe('option checks', () => {
   });
 
   it('an async metadata resolver is refused at start-up; one returning a Promise fails the call clearly', () => {
-    expect(code(() => createRequestContextFactory({ metadata: async () => ({}) }))?.message).toMatch(/must be a synchronous function/);
+    expect(code(() => createRequestContextFactory({ metadata: (async () => ({})) as never }))?.message).toMatch(/must be a synchronous function/);
     const create = createRequestContextFactory({ metadata: () => Promise.resolve({}) as never });
     const context = create({ headers: {} });
     expect(code(() => context.headers())).toMatchObject({ code: 'METADATA_RESOLVER_FAILED' });
