@@ -1,0 +1,97 @@
+// Per-call cost: ChatPortkey vs ChatOpenAI, side by side in one run, against the same local stub
+// (no gateway, so only the client's work is measured). `npm run bench:calls`
+//
+// This process is pinned to CPU 0 and the stub to CPU 1 (when `taskset` is there). Each call runs
+// inside a request context (as in an app); calls run one at a time. Rounds alternate which model
+// goes first; each round gives a ratio of CPU per call, ChatOpenAI / ChatPortkey (1.0 = same cost,
+// < 1 = ChatPortkey costs more), for invoke and for stream, and the time to the first streamed
+// chunk of each. Medians are reported.
+//
+//   BENCH_ROUNDS=7 BENCH_CALLS=600 node bench/calls.mjs
+import { execFileSync, fork } from 'node:child_process';
+import { availableParallelism } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { ChatOpenAI } from '@langchain/openai';
+import { runWithPortkeyContext } from 'portkey-context';
+import { ChatPortkey } from 'portkey-context/langchain';
+
+const rounds = Number(process.env.BENCH_ROUNDS ?? 7);
+const calls = Number(process.env.BENCH_CALLS ?? 600);
+const warmupCalls = Number(process.env.BENCH_WARMUP_CALLS ?? 300);
+
+const canPin = (() => {
+  if (availableParallelism() < 2) return false;
+  try {
+    execFileSync('taskset', ['-cp', '0', String(process.pid)], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+})();
+const stubOptions = { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] };
+if (canPin) Object.assign(stubOptions, { execPath: 'taskset', execArgv: ['-c', '1', process.execPath] });
+const stub = fork(fileURLToPath(new URL('./stub-llm.mjs', import.meta.url)), [], stubOptions);
+const { port } = await new Promise((resolve) => stub.once('message', resolve));
+const baseURL = `http://127.0.0.1:${port}/v1`;
+
+const models = {
+  ChatOpenAI: new ChatOpenAI({ model: 'gpt-4o-mini', apiKey: 'sk-bench', maxRetries: 0, configuration: { baseURL } }),
+  ChatPortkey: new ChatPortkey({ model: 'gpt-4o-mini', apiKey: 'pk-bench', provider: 'openai', baseURL }),
+};
+const inRequest = (i, fn) => runWithPortkeyContext({ traceId: `bench-${i}`, metadata: { _user: `user-${i % 50}` } }, fn);
+
+async function measure(model, kind) {
+  let firstChunk = 0;
+  const cpu = process.cpuUsage();
+  for (let i = 0; i < calls; i++) {
+    await inRequest(i, async () => {
+      if (kind === 'invoke') {
+        await model.invoke('Hello');
+        return;
+      }
+      const started = performance.now();
+      let first = true;
+      for await (const _chunk of await model.stream('Hello')) {
+        if (first) {
+          firstChunk += performance.now() - started;
+          first = false;
+        }
+      }
+    });
+  }
+  const used = process.cpuUsage(cpu);
+  return { cpuPerCall: (used.user + used.system) / calls, firstChunkMs: firstChunk / calls };
+}
+
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+
+console.log(`${rounds} rounds of ${calls} calls per model and kind, alternated; ${canPin ? 'bench on CPU 0, stub on CPU 1' : 'no CPU pinning'}\n`);
+for (const model of Object.values(models)) {
+  for (const kind of ['invoke', 'stream']) for (let i = 0; i < warmupCalls; i++) await inRequest(i, () => (kind === 'invoke' ? model.invoke('warm') : model.stream('warm').then(async (s) => { for await (const _ of s); })));
+}
+for (const kind of ['invoke', 'stream']) {
+  const ratios = [];
+  const perCall = { ChatOpenAI: [], ChatPortkey: [] };
+  const firstChunk = { ChatOpenAI: [], ChatPortkey: [] };
+  for (let round = 0; round < rounds; round++) {
+    const order = round % 2 ? ['ChatPortkey', 'ChatOpenAI'] : ['ChatOpenAI', 'ChatPortkey'];
+    const r = {};
+    for (const name of order) r[name] = await measure(models[name], kind);
+    ratios.push(r.ChatOpenAI.cpuPerCall / r.ChatPortkey.cpuPerCall);
+    for (const name of order) {
+      perCall[name].push(r[name].cpuPerCall);
+      firstChunk[name].push(r[name].firstChunkMs);
+    }
+    console.log(
+      `  ${kind} round ${round + 1}: ChatOpenAI ${r.ChatOpenAI.cpuPerCall.toFixed(0)} µs, ChatPortkey ${r.ChatPortkey.cpuPerCall.toFixed(0)} µs CPU per call | ratio ${ratios.at(-1).toFixed(3)}`,
+    );
+  }
+  const first = kind === 'stream' ? `; first chunk ChatOpenAI ${median(firstChunk.ChatOpenAI).toFixed(3)} ms, ChatPortkey ${median(firstChunk.ChatPortkey).toFixed(3)} ms` : '';
+  console.log(
+    `RESULT ${kind}: CPU per call ChatOpenAI ${median(perCall.ChatOpenAI).toFixed(0)} µs, ChatPortkey ${median(perCall.ChatPortkey).toFixed(0)} µs; median ratio ${median(ratios).toFixed(3)}${first}\n`,
+  );
+}
+stub.send('stop');
