@@ -42,6 +42,7 @@ export {
 export {
   createTraceIdReader,
   DEFAULT_TRACE_ID_HEADERS,
+  generateSpanId,
   generateTraceId,
   isValidTraceId,
   parseTraceparent,

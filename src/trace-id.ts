@@ -73,6 +73,15 @@ export function generateTraceId(): string {
   return String.fromCharCode(...traceIdCharCodes);
 }
 
+/**
+ * A new random span ID in the UUID v4 form (the form of LangChain's run IDs, which are span IDs
+ * when a callback run exists), drawn from the same pool as {@link generateTraceId}.
+ */
+export function generateSpanId(): string {
+  const h = generateTraceId();
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-4${h.slice(13, 16)}-${'89ab'[Number.parseInt(h[16]!, 16) & 3]}${h.slice(17, 20)}-${h.slice(20)}`;
+}
+
 function acceptTraceId(value: unknown): string | undefined {
   return typeof value === 'string' && SAFE_TRACE_ID.test(value) ? value : undefined;
 }

@@ -1,4 +1,4 @@
-import { createHash, randomUUID } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import type { CallbackManagerForLLMRun } from '@langchain/core/callbacks/manager';
 import type { BaseMessage, MessageContent } from '@langchain/core/messages';
 import type { Serialized } from '@langchain/core/load/serializable';
@@ -14,6 +14,7 @@ import {
 import {
   assertValidPortkeyOptions,
   createPortkeyHeaders,
+  generateSpanId,
   mergePortkeyOptions,
   PORTKEY_OPTION_KEYS,
   type PortkeyOptions,
@@ -218,8 +219,8 @@ export class ChatPortkey<CallOptions extends ChatPortkeyCallOptions = ChatPortke
       // Retries are ChatPortkey's own (see completionWithRetry); the queue makes one attempt at a time.
       maxRetries: 0,
       timeout: own.timeout ?? DEFAULT_TIMEOUT_MS,
-      // A callback manager must exist for every call so it has a run ID (its span ID).
-      callbacks: own.callbacks ?? [],
+      // No callback manager is forced: without handlers a call's span ID is made here (see #prepareCall).
+      callbacks: own.callbacks,
       configuration: {
         // The openai client logs raw response bytes it cannot parse; every failure is a thrown, redacted error instead.
         logLevel: 'off',
@@ -243,8 +244,15 @@ export class ChatPortkey<CallOptions extends ChatPortkeyCallOptions = ChatPortke
    * `load()` with `importMap: { chat_models__portkey: { ChatPortkey } }` and a `secretsMap` builds the same model.
    */
   override toJSON(): Serialized {
-    const serialized = super.toJSON();
-    return serialized.type === 'constructor' ? { ...serialized, kwargs: { ...this.lc_kwargs } } : serialized;
+    if (!this.lc_serializable) return super.toJSON();
+    // Built here rather than by LangChain's toJSON (whose output for the parent class's secrets is
+    // wrong for this class): current field values, secrets as secret ids. Called on every call that
+    // has callbacks, so it stays cheap.
+    const kwargs: Record<string, unknown> = {};
+    for (const [key, value] of Object.entries(this.lc_kwargs)) {
+      kwargs[key] = key in SECRET_IDS || key === 'customHost' || key === 'baseURL' || !(key in this) ? value : (this as Record<string, any>)[key];
+    }
+    return { lc: 1, type: 'constructor', id: this.lc_id, kwargs };
   }
 
   /** What LangChain hands callbacks and tracers as the call's options: the per-call `portkey` options (which may hold keys) left out. */
@@ -292,7 +300,7 @@ export class ChatPortkey<CallOptions extends ChatPortkeyCallOptions = ChatPortke
   #prepareCall(options: Partial<ChatPortkeyCallOptions> | undefined, runManager: CallbackManagerForLLMRun | undefined): PreparedCall {
     const context = tryGetPortkeyContext();
     const span: PortkeyOptions = {
-      spanId: runManager?.runId ?? randomUUID(),
+      spanId: runManager?.runId ?? generateSpanId(),
       parentSpanId: runManager?.parentRunId ?? enclosingGraphTask(),
       spanName: (options as { runName?: string } | undefined)?.runName ?? this.getName(),
     };
