@@ -2,10 +2,11 @@
 // (no gateway, so only the client's work is measured). `npm run bench:calls`
 //
 // This process is pinned to CPU 0 and the stub to CPU 1 (when `taskset` is there). Each call runs
-// inside a request context (as in an app); calls run one at a time. Rounds alternate which model
-// goes first; each round gives a ratio of CPU per call, ChatOpenAI / ChatPortkey (1.0 = same cost,
-// < 1 = ChatPortkey costs more), for invoke and for stream, and the time to the first streamed
-// chunk of each. Medians are reported.
+// inside a request context (as in an app); calls run one at a time, the two models' calls
+// interleaved one by one (running one model's calls, then the other's, spread per-round ratios
+// over 0.78-1.18 on this shared machine). Each round gives a ratio of CPU per call,
+// ChatOpenAI / ChatPortkey (1.0 = same cost, < 1 = ChatPortkey costs more), for invoke and for
+// stream, and the time to the first streamed chunk of each. Medians are reported.
 //
 //   BENCH_ROUNDS=7 BENCH_CALLS=600 node bench/calls.mjs
 import { execFileSync, fork } from 'node:child_process';
@@ -40,27 +41,42 @@ const models = {
 };
 const inRequest = (i, fn) => runWithPortkeyContext({ traceId: `bench-${i}`, metadata: { _user: `user-${i % 50}` } }, fn);
 
-async function measure(model, kind) {
-  let firstChunk = 0;
+/** One call, inside a request context: its CPU time (µs) and, for a stream, its time to the first chunk (ms). */
+async function oneCall(model, kind, i) {
+  let firstChunkMs = 0;
   const cpu = process.cpuUsage();
-  for (let i = 0; i < calls; i++) {
-    await inRequest(i, async () => {
-      if (kind === 'invoke') {
-        await model.invoke('Hello');
-        return;
+  await inRequest(i, async () => {
+    if (kind === 'invoke') {
+      await model.invoke('Hello');
+      return;
+    }
+    const started = performance.now();
+    let first = true;
+    for await (const _chunk of await model.stream('Hello')) {
+      if (first) {
+        firstChunkMs = performance.now() - started;
+        first = false;
       }
-      const started = performance.now();
-      let first = true;
-      for await (const _chunk of await model.stream('Hello')) {
-        if (first) {
-          firstChunk += performance.now() - started;
-          first = false;
-        }
-      }
-    });
-  }
+    }
+  });
   const used = process.cpuUsage(cpu);
-  return { cpuPerCall: (used.user + used.system) / calls, firstChunkMs: firstChunk / calls };
+  return { cpu: used.user + used.system, firstChunkMs };
+}
+
+/**
+ * One round: the two models' calls interleaved one by one (the order flipping every pair), so
+ * whatever else the machine does lands on both alike. Returns CPU per call and mean first-chunk time.
+ */
+async function round(kind) {
+  const totals = { ChatOpenAI: { cpu: 0, first: 0 }, ChatPortkey: { cpu: 0, first: 0 } };
+  for (let i = 0; i < calls; i++) {
+    for (const name of i % 2 ? ['ChatPortkey', 'ChatOpenAI'] : ['ChatOpenAI', 'ChatPortkey']) {
+      const r = await oneCall(models[name], kind, i);
+      totals[name].cpu += r.cpu;
+      totals[name].first += r.firstChunkMs;
+    }
+  }
+  return Object.fromEntries(Object.entries(totals).map(([name, t]) => [name, { cpuPerCall: t.cpu / calls, firstChunkMs: t.first / calls }]));
 }
 
 const median = (xs) => {
@@ -76,17 +92,15 @@ for (const kind of ['invoke', 'stream']) {
   const ratios = [];
   const perCall = { ChatOpenAI: [], ChatPortkey: [] };
   const firstChunk = { ChatOpenAI: [], ChatPortkey: [] };
-  for (let round = 0; round < rounds; round++) {
-    const order = round % 2 ? ['ChatPortkey', 'ChatOpenAI'] : ['ChatOpenAI', 'ChatPortkey'];
-    const r = {};
-    for (const name of order) r[name] = await measure(models[name], kind);
+  for (let n = 0; n < rounds; n++) {
+    const r = await round(kind);
     ratios.push(r.ChatOpenAI.cpuPerCall / r.ChatPortkey.cpuPerCall);
-    for (const name of order) {
+    for (const name of Object.keys(r)) {
       perCall[name].push(r[name].cpuPerCall);
       firstChunk[name].push(r[name].firstChunkMs);
     }
     console.log(
-      `  ${kind} round ${round + 1}: ChatOpenAI ${r.ChatOpenAI.cpuPerCall.toFixed(0)} µs, ChatPortkey ${r.ChatPortkey.cpuPerCall.toFixed(0)} µs CPU per call | ratio ${ratios.at(-1).toFixed(3)}`,
+      `  ${kind} round ${n + 1}: ChatOpenAI ${r.ChatOpenAI.cpuPerCall.toFixed(0)} µs, ChatPortkey ${r.ChatPortkey.cpuPerCall.toFixed(0)} µs CPU per call | ratio ${ratios.at(-1).toFixed(3)}`,
     );
   }
   const first = kind === 'stream' ? `; first chunk ChatOpenAI ${median(firstChunk.ChatOpenAI).toFixed(3)} ms, ChatPortkey ${median(firstChunk.ChatPortkey).toFixed(3)} ms` : '';

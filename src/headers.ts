@@ -85,41 +85,41 @@ function checkedValue(option: string, value: unknown): string {
  */
 export function createPortkeyHeaders(options: PortkeyOptions): Record<string, string> {
   const headers: Record<string, string> = {};
-  // Own properties only: a polluted Object.prototype never becomes a header.
-  for (const option of STRING_OPTIONS) {
-    if (!Object.hasOwn(options, option)) continue;
-    const value = options[option];
+  // Own properties only (a polluted Object.prototype never becomes a header), one pass: this runs on every gateway call.
+  for (const option of Object.keys(options)) {
+    const value = (options as Record<string, unknown>)[option];
     if (value === undefined || value === null) continue;
-    if (option === 'traceId') {
-      headers[STRING_HEADERS.traceId] = checkedTraceId(value);
+    const header = STRING_HEADER_OF.get(option);
+    if (header !== undefined) {
+      if (option === 'traceId') headers[header] = checkedTraceId(value);
+      else if (value !== '') headers[header] = checkedValue(option, value);
       continue;
     }
-    if (value === '') continue;
-    headers[STRING_HEADERS[option]] = checkedValue(option, value);
-  }
-  const own = (key: keyof PortkeyOptions) => (Object.hasOwn(options, key) ? options[key] : undefined);
-  const config = own('config');
-  if (config !== undefined && config !== null && config !== '') headers['x-portkey-config'] = configHeader(config);
-  const metadata = own('metadata');
-  if (metadata !== undefined && metadata !== null) {
-    if (!isPlainObject(metadata)) throw invalidOption('metadata', 'an object of string values', metadata);
-    const value = metadataHeader(metadata);
-    if (value !== undefined) headers['x-portkey-metadata'] = value;
-  }
-  const cacheForceRefresh = own('cacheForceRefresh');
-  if (cacheForceRefresh !== undefined && cacheForceRefresh !== null) {
-    if (typeof cacheForceRefresh !== 'boolean') throw invalidOption('cacheForceRefresh', 'a boolean', cacheForceRefresh);
-    headers['x-portkey-cache-force-refresh'] = cacheForceRefresh ? 'true' : 'false';
-  }
-  const forwardHeaders = own('forwardHeaders');
-  if (forwardHeaders !== undefined && forwardHeaders !== null) {
-    const value = forwardHeadersHeader(forwardHeaders);
-    if (value) headers['x-portkey-forward-headers'] = value;
+    switch (option) {
+      case 'config':
+        if (value !== '') headers['x-portkey-config'] = configHeader(value);
+        break;
+      case 'metadata': {
+        if (!isPlainObject(value)) throw invalidOption('metadata', 'an object of string values', value);
+        const serialized = metadataHeader(value);
+        if (serialized !== undefined) headers['x-portkey-metadata'] = serialized;
+        break;
+      }
+      case 'cacheForceRefresh':
+        if (typeof value !== 'boolean') throw invalidOption('cacheForceRefresh', 'a boolean', value);
+        headers['x-portkey-cache-force-refresh'] = value ? 'true' : 'false';
+        break;
+      case 'forwardHeaders': {
+        const names = forwardHeadersHeader(value);
+        if (names) headers['x-portkey-forward-headers'] = names;
+        break;
+      }
+    }
   }
   return headers;
 }
 
-const STRING_OPTIONS = Object.keys(STRING_HEADERS) as (keyof typeof STRING_HEADERS)[];
+const STRING_HEADER_OF: ReadonlyMap<string, string> = new Map(Object.entries(STRING_HEADERS));
 
 function checkedTraceId(value: unknown): string {
   if (isValidTraceId(value)) return value;

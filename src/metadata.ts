@@ -8,6 +8,8 @@ export const METADATA_KEY_MAX_LENGTH = 128;
 
 // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what this strips
 const CONTROL_CHARS = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g;
+// biome-ignore lint/suspicious/noControlCharactersInRegex: the same set, tested without the global flag's state
+const HAS_CONTROL_CHARS = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/;
 
 function truncate(value: string, max: number): string {
   if (value.length <= max) return value;
@@ -58,7 +60,8 @@ export function normalizeMetadata(metadata: PortkeyMetadata | undefined): Record
     }
     if (str === undefined) continue;
     // Cut before cleaning, so a huge value costs no more than a short one.
-    out[key] = truncate(str.slice(0, CLEAN_AT_MOST).replace(CONTROL_CHARS, ''), METADATA_VALUE_MAX_LENGTH);
+    const cut = str.length > CLEAN_AT_MOST ? str.slice(0, CLEAN_AT_MOST) : str;
+    out[key] = truncate(HAS_CONTROL_CHARS.test(cut) ? cut.replace(CONTROL_CHARS, '') : cut, METADATA_VALUE_MAX_LENGTH);
   }
   return out;
 }

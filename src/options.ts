@@ -115,19 +115,28 @@ export function pickPortkeyOptions(source: object | undefined): PortkeyOptions {
  * @returns a new options object.
  */
 export function mergePortkeyOptions(...layers: (PortkeyOptions | undefined)[]): PortkeyOptions {
-  let merged: PortkeyOptions = {};
+  // One pass over each layer's own keys (this runs on every gateway call).
+  const merged: Record<string, unknown> = {};
+  let metadata: unknown;
   for (const layer of layers) {
     if (!layer) continue;
-    const picked = pickPortkeyOptions(layer);
-    const metadata =
-      picked.metadata && merged.metadata && typeof picked.metadata === 'object' && typeof merged.metadata === 'object'
-        ? { ...merged.metadata, ...picked.metadata }
-        : (picked.metadata ?? merged.metadata);
-    merged = { ...merged, ...picked };
-    if (metadata) merged.metadata = metadata;
+    for (const key of Object.keys(layer)) {
+      if (!OPTION_KEYS.has(key)) continue;
+      const value = (layer as Record<string, unknown>)[key];
+      if (value === undefined) continue;
+      if (key === 'metadata') {
+        metadata =
+          metadata !== undefined && metadata !== null && value !== null && typeof metadata === 'object' && typeof value === 'object'
+            ? { ...metadata, ...value }
+            : value;
+      } else merged[key] = value;
+    }
   }
-  return merged;
+  if (metadata !== undefined) merged.metadata = metadata;
+  return merged as PortkeyOptions;
 }
+
+const OPTION_KEYS: ReadonlySet<string> = new Set(PORTKEY_OPTION_KEYS);
 
 /** `url` without trailing slashes (a loop: a regular expression for it is quadratic on hostile input). */
 function trimTrailingSlashes(url: string): string {

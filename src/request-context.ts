@@ -50,10 +50,11 @@ export class PortkeyRequestContext<Req extends RequestLike = RequestLike> extend
    */
   declare request: Req;
   readonly #resolveMetadata: (request: Req) => PortkeyMetadata;
-  /** The response whose early close aborts the request's calls (absent: nothing aborts them). */
-  readonly #response: ResponseLike | undefined;
-  /** Made on first use: most requests never ask for it, and it costs a listener. */
-  #signal: AbortSignal | undefined;
+  /**
+   * The response whose early close aborts the request's calls, until the signal is asked for; then
+   * the signal. One field for both: a field more per request measurably slowed `bench/`.
+   */
+  #abort: ResponseLike | AbortSignal | undefined;
 
   constructor(
     traceId: string,
@@ -67,7 +68,7 @@ export class PortkeyRequestContext<Req extends RequestLike = RequestLike> extend
     this.request = request;
     this.options = options;
     this.#resolveMetadata = resolveMetadata;
-    this.#response = response;
+    this.#abort = response;
   }
 
   get metadata(): PortkeyMetadata {
@@ -76,8 +77,11 @@ export class PortkeyRequestContext<Req extends RequestLike = RequestLike> extend
 
   /** Fires when the client disconnects before the response is complete; see {@link PortkeyContext.signal}. */
   get signal(): AbortSignal | undefined {
-    if (this.#signal === undefined && this.#response !== undefined) this.#signal = disconnectSignal(this.#response, this.traceId);
-    return this.#signal;
+    const abort = this.#abort;
+    if (abort === undefined || abort instanceof AbortSignal) return abort;
+    const signal = disconnectSignal(abort, this.traceId);
+    this.#abort = signal;
+    return signal;
   }
 }
 

@@ -58,7 +58,6 @@ const PORTKEY_CALL = Symbol('portkey-context.call');
 interface PreparedCall {
   /** The call's Portkey options, every layer merged: what its secrets are read from if it fails. */
   options: PortkeyOptions;
-  headers: Record<string, string | null>;
   traceId: string | undefined;
   gateway: GatewayResponseInfo;
   /** The call's own `signal` merged with the request context's (fires when the client leaves). */
@@ -311,10 +310,10 @@ export class ChatPortkey<CallOptions extends ChatPortkeyCallOptions = ChatPortke
       span,
       options?.portkey,
     );
-    const headers: Record<string, string | null> = createPortkeyHeaders(merged);
-    // The openai client always adds `Authorization: Bearer <its key>`; send provider auth only when configured.
-    if (!('Authorization' in headers)) headers.Authorization = null;
-    return { options: merged, headers, traceId: merged.traceId, gateway: {}, signal: eitherSignal(options?.signal, context?.signal) };
+    // Sent by the gateway fetch, which also drops the openai client's placeholder `Authorization`
+    // unless provider auth is configured.
+    const headers = createPortkeyHeaders(merged);
+    return { options: merged, traceId: merged.traceId, gateway: { headers }, signal: eitherSignal(options?.signal, context?.signal) };
   }
 
   #errorInfo(call: PreparedCall, timeoutMs?: number): CallErrorInfo {
@@ -383,12 +382,11 @@ export class ChatPortkey<CallOptions extends ChatPortkeyCallOptions = ChatPortke
   override async completionWithRetry(request: any, requestOptions?: any): Promise<any> {
     const call: PreparedCall = requestOptions?.[PORTKEY_CALL] ?? this.#prepareCall(requestOptions, undefined);
     const { maxRetries, ...rest } = requestOptions ?? {};
-    const own = requestOptions?.headers;
     const sdkOptions = {
       ...rest,
       signal: call.signal,
       maxRetries: 0,
-      headers: { ...(own && !(own instanceof Headers) ? own : {}), ...call.headers },
+      // the call's headers travel with it to the gateway fetch
       fetchOptions: { ...requestOptions?.fetchOptions, [GATEWAY_CALL]: call.gateway },
     };
     const retries = typeof maxRetries === 'number' ? maxRetries : this.#maxRetries;

@@ -5,8 +5,15 @@
  * that keep the gateway's message.
  */
 
-/** What one model call learned from the gateway's response. */
+/** One model call as the fetch wrapper sees it: the headers to send, and what the gateway answered. */
 export interface GatewayResponseInfo {
+  /**
+   * The call's `x-portkey-*` headers (and `Authorization` when provider auth is set). Added here,
+   * at send time, rather than through the `openai` client's per-request headers: merging them
+   * there cost more than the rest of the call's header work. Without `Authorization` among them,
+   * the client's own (a placeholder key) is removed.
+   */
+  headers?: Record<string, string>;
   /** Response headers Portkey adds, as `response_metadata.portkey`. */
   portkey?: PortkeyResponseMetadata;
 }
@@ -56,11 +63,22 @@ function gatewayMessage(body: string): string | undefined {
   return typeof message === 'string' && message ? message : undefined;
 }
 
-/** `headers` with each default added where the request does not set that header itself. */
-function withDefaults(headers: ConstructorParameters<typeof Headers>[0], defaults: Record<string, string>): Headers {
-  const merged = new Headers(headers);
-  for (const [name, value] of Object.entries(defaults)) if (typeof value === 'string' && !merged.has(name)) merged.set(name, value);
-  return merged;
+/**
+ * The request's headers with the call's Portkey headers set over them and the model's default
+ * headers added where the request has none of that name.
+ */
+function requestHeaders(
+  given: ConstructorParameters<typeof Headers>[0],
+  portkey: Record<string, string> | undefined,
+  defaults: Record<string, string> | undefined,
+): Headers {
+  const headers = given instanceof Headers ? given : new Headers(given);
+  if (defaults) for (const [name, value] of Object.entries(defaults)) if (typeof value === 'string' && !headers.has(name)) headers.set(name, value);
+  if (portkey) {
+    for (const name in portkey) headers.set(name, portkey[name]!);
+    if (portkey.Authorization === undefined) headers.delete('authorization');
+  }
+  return headers;
 }
 
 /**
@@ -71,7 +89,7 @@ function withDefaults(headers: ConstructorParameters<typeof Headers>[0], default
 export function createGatewayFetch(baseFetch: typeof fetch = globalThis.fetch, defaultHeaders?: Record<string, string>): typeof fetch {
   return async function portkeyGatewayFetch(input, init) {
     const call = (init as Record<symbol, GatewayResponseInfo> | undefined)?.[GATEWAY_CALL];
-    if (defaultHeaders) init = { ...init, headers: withDefaults(init?.headers, defaultHeaders) };
+    if (call?.headers || defaultHeaders) init = { ...init, headers: requestHeaders(init?.headers, call?.headers, defaultHeaders) };
     const response = await baseFetch(input, init);
     if (call) call.portkey = fromResponseHeaders(response.headers);
     if (response.ok) return response;
