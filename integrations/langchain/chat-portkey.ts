@@ -26,7 +26,7 @@ import {
   urlSecrets,
 } from '../../src/index.js';
 import { type CallErrorInfo, describeCallError, emptyAnswerError, incompleteStreamError } from './errors.js';
-import { createGatewayFetch, GATEWAY_CALL, type GatewayResponseInfo } from './gateway-fetch.js';
+import { createGatewayFetch, GATEWAY_CALL, type GatewayResponseInfo, gatewayResponseMetadata } from './gateway-fetch.js';
 import { abortable, DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT_MS, retryDelay, sleep } from './retry.js';
 
 /** Call options of {@link ChatPortkey}: `ChatOpenAI`'s, plus Portkey options for this call only. */
@@ -335,9 +335,10 @@ export class ChatPortkey<CallOptions extends ChatPortkeyCallOptions = ChatPortke
       throw describeCallError(error, this.#errorInfo(call));
     }
     if (result.generations.length === 0) throw emptyAnswerError(this.#errorInfo(call));
-    if (call.gateway.portkey) {
+    const portkey = gatewayResponseMetadata(call.gateway);
+    if (portkey) {
       for (const generation of result.generations) {
-        generation.message.response_metadata = { ...generation.message.response_metadata, portkey: call.gateway.portkey };
+        generation.message.response_metadata = { ...generation.message.response_metadata, portkey };
       }
     }
     return result;
@@ -357,9 +358,10 @@ export class ChatPortkey<CallOptions extends ChatPortkeyCallOptions = ChatPortke
     let finished = false;
     try {
       for await (const chunk of super._streamResponseChunks(messages, withCall(options, call), runManager)) {
-        if (chunks === 0 && call.gateway.portkey) {
+        const portkey = chunks === 0 ? gatewayResponseMetadata(call.gateway) : undefined;
+        if (portkey) {
           // once only: chunks concatenate their response_metadata
-          chunk.message.response_metadata = { ...chunk.message.response_metadata, portkey: call.gateway.portkey };
+          chunk.message.response_metadata = { ...chunk.message.response_metadata, portkey };
         }
         chunks++;
         if (chunk.generationInfo?.finish_reason != null) finished = true;
