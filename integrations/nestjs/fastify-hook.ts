@@ -1,43 +1,114 @@
-import type { IncomingMessage } from 'node:http';
-import { findRequestContext } from '../../src/index.js';
+import type { ServerResponse } from 'node:http';
+import { type PortkeyRequestContext, portkeyContextStorage, type ResponseLike } from '../../src/index.js';
+import type { PortkeyNestRequest } from './options.js';
 
 const INSTALLED = Symbol.for('portkey-context.nestjs.fastify-hook');
 
-/** The little of a Fastify request the hook uses. */
-interface FastifyRequestLike {
-  raw: IncomingMessage;
+type Done = (error?: Error) => void;
+
+/** The little of a Fastify reply the hook uses: Node's response under it. */
+interface FastifyReplyLike {
+  raw: ServerResponse;
 }
 
-/** The little of a Fastify instance the hook needs (no run-time or type dependency on fastify). */
-export interface FastifyInstanceLike {
-  addHook(name: 'preValidation', hook: (request: any, reply: unknown, done: (error?: Error) => void) => void): unknown;
+/** A Fastify `onRequest` hook with a callback. */
+type FastifyRequestHook = (request: PortkeyNestRequest, reply: FastifyReplyLike, done: Done) => void;
+
+/** A hook given to the adapter's `setOnRequestHook()`: it calls `done`, or returns a promise. */
+type AdapterRequestHook = (request: PortkeyNestRequest, reply: FastifyReplyLike, done: Done) => unknown;
+
+/** The little of the root Fastify instance the hooks need (no run-time or type dependency on fastify). */
+interface FastifyInstanceLike {
+  addHook(name: 'onRequest', hook: FastifyRequestHook): unknown;
+}
+
+/** The little of `@nestjs/platform-fastify`'s `FastifyAdapter` the hooks need. */
+export interface FastifyAdapterLike {
+  getInstance<T = unknown>(): T;
+  /**
+   * The adapter's request hook: the first `onRequest` hook of the root instance (the adapter adds
+   * it in its constructor), so of every route and plugin context, before `@fastify/middie`.
+   * Absent from old adapters.
+   */
+  setOnRequestHook?(hook: AdapterRequestHook): void;
+}
+
+/** What the hooks start a request's context with. */
+export interface PortkeyFastifyHookOptions {
+  createContext: (request: PortkeyNestRequest, response?: ResponseLike) => PortkeyRequestContext<PortkeyNestRequest>;
+  responseHeader: string | false;
 }
 
 /**
- * Fastify `preValidation` hook for `@nestjs/platform-fastify`. Nest middleware sees Node's raw
- * request, but guards set `user` on Fastify's request: after the body is parsed and before guards
- * and the handler run, this hook points the request's context at Fastify's request, from which the
- * user is then read lazily (and which `metadata(req, defaults)` receives).
+ * Starts the Portkey context of every request of a `@nestjs/platform-fastify` app in the adapter's
+ * request hook, with no Nest middleware (so `@fastify/middie` has nothing to run for it) and no
+ * later hook re-pointing the context.
  *
- * Fastify (4 and later) runs the hooks after body parsing in the async context of the request
- * (its content-type parser uses an `AsyncResource`), so the context is still in the store here.
- * The request's context is found through any `withPortkeyOverrides` scope a user middleware opened
- * before guards run.
+ * The context is made from Fastify's request (where guards, passport's `AuthGuard` among them, set
+ * `user`, read when metadata is built; `metadata(req, defaults)` receives it) and Node's response
+ * under the reply (`reply.raw`: the disconnect signal listens to it, and a header set on it is
+ * kept on every response Fastify sends — errors and 404s too — and on responses written to
+ * `reply.raw` directly, such as SSE). The hook calls `done` inside `AsyncLocalStorage.run`, so
+ * the rest of the request runs in the context: the later `onRequest` hooks, Nest middleware and
+ * `app.use()` middleware (middie's hook), body parsing (Fastify's content-type parser resumes in an
+ * `AsyncResource` made then), guards, interceptors, the handler and exception filters.
+ *
+ * Why the adapter's hook, not `instance.addHook('onRequest')`: Fastify runs `onRequest` hooks in the
+ * order they were added, and `FastifyAdapter.init()` registers middie (and its hook) before any
+ * module is configured, so a hook added now would run after Nest middleware.
+ *
+ * The adapter has one such hook. A hook the app gave `setOnRequestHook()` before (read from the
+ * adapter) or gives it later (the adapter's `setOnRequestHook` is wrapped) is kept: it runs next,
+ * inside the context, as the adapter runs it (`done`, or a returned promise). On an adapter without
+ * `setOnRequestHook`, an `onRequest` hook of the root instance starts the context instead, after
+ * Nest middleware.
+ *
+ * Idempotent per Fastify instance.
+ *
+ * @param adapter - the app's `FastifyAdapter`, before the app is ready.
+ * @param options - the compiled module options.
  */
-export function portkeyFastifyPreValidation(request: FastifyRequestLike, _reply: unknown, done: (error?: Error) => void): void {
-  const context = findRequestContext<any>(request.raw);
-  if (context !== undefined) context.request = request;
-  done();
+export function installPortkeyFastifyHooks(adapter: FastifyAdapterLike, { createContext, responseHeader }: PortkeyFastifyHookOptions): void {
+  const instance = adapter.getInstance<FastifyInstanceLike & { [INSTALLED]?: true }>();
+  if (instance[INSTALLED]) return;
+  instance[INSTALLED] = true;
+
+  const startContext = (request: PortkeyNestRequest, reply: FastifyReplyLike, next: Done): void => {
+    const response = reply.raw;
+    const context = createContext(request, response);
+    if (responseHeader) response.setHeader(responseHeader, context.traceId);
+    portkeyContextStorage.run(context, next);
+  };
+
+  const setOnRequestHook = adapter.setOnRequestHook;
+  if (typeof setOnRequestHook !== 'function') {
+    instance.addHook('onRequest', startContext);
+    return;
+  }
+  /** The adapter's hook: the context, then the app's own hook (if any) inside it. */
+  const withContext = (appHook: AdapterRequestHook | undefined): AdapterRequestHook => {
+    if (typeof appHook !== 'function') return startContext;
+    return (request, reply, done) => startContext(request, reply, () => runAppHook(adapter, appHook, request, reply, done));
+  };
+  // `onRequestHook` is the adapter's TypeScript-private field behind `setOnRequestHook()`.
+  setOnRequestHook.call(adapter, withContext((adapter as { onRequestHook?: AdapterRequestHook }).onRequestHook));
+  adapter.setOnRequestHook = function setOnRequestHookAfterPortkey(this: FastifyAdapterLike, hook: AdapterRequestHook): void {
+    setOnRequestHook.call(this, withContext(hook));
+  };
 }
 
 /**
- * Adds {@link portkeyFastifyPreValidation} to a Fastify instance, once.
- *
- * @param instance - the root Fastify instance (`httpAdapter.getInstance()`), before it is ready.
+ * Runs a hook the app gave the adapter, as the adapter would: it calls `done`, or returns a promise
+ * whose settling calls it. The promise is observed here, inside the context (a reaction registered
+ * after the context's `run` returned would resume outside it). `done` is the adapter's, which
+ * forwards only the first call and turns a synchronous throw into `done(error)`.
  */
-export function installPortkeyFastifyHook(instance: FastifyInstanceLike): void {
-  const marked = instance as FastifyInstanceLike & { [INSTALLED]?: true };
-  if (marked[INSTALLED]) return;
-  marked[INSTALLED] = true;
-  instance.addHook('preValidation', portkeyFastifyPreValidation);
+function runAppHook(adapter: FastifyAdapterLike, hook: AdapterRequestHook, request: PortkeyNestRequest, reply: FastifyReplyLike, done: Done): void {
+  const result = hook.call(adapter, request, reply, done);
+  if (result && typeof (result as PromiseLike<unknown>).then === 'function') {
+    (result as PromiseLike<unknown>).then(
+      () => done(),
+      (error: unknown) => done((error || new Error("The app's onRequest hook rejected without a reason")) as Error),
+    );
+  }
 }

@@ -5,8 +5,7 @@ import type { PortkeyRequestOptions } from '../../src/index.js';
 /**
  * The request the module's `metadata(req, defaults)` option receives: the request Nest handles —
  * Express's request on `@nestjs/platform-express`, Fastify's request on `@nestjs/platform-fastify`
- * (where guards such as passport's `AuthGuard` set `user`). Until Fastify has routed the request
- * (that is, in Nest middleware), it is Node's raw request.
+ * (where guards such as passport's `AuthGuard` set `user`).
  */
 export interface PortkeyNestRequest {
   /** The request headers. */

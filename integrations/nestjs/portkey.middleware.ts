@@ -10,7 +10,7 @@ import {
 import type { PortkeyModuleOptions, PortkeyNestRequest } from './options.js';
 import { PORTKEY_MODULE_OPTIONS } from './tokens.js';
 
-/** The request as the middleware sees it: Express's request, or Node's raw request under Fastify. */
+/** The request as the middleware sees it: Express's request (Node's request under other adapters). */
 export type PortkeyMiddlewareRequest = IncomingMessage & { user?: any };
 
 /**
@@ -30,9 +30,10 @@ export function compilePortkeyModuleOptions(options: PortkeyModuleOptions = {}):
 }
 
 /**
- * The Nest middleware `PortkeyModule` mounts for every route: it runs the rest of the request
- * inside the request's Portkey context (`AsyncLocalStorage.run`, never `enterWith`) and returns the
- * trace ID in the response header.
+ * The Nest middleware `PortkeyModule` mounts for every route on Express (and on any adapter but
+ * Fastify, where hooks start the context instead: see `installPortkeyFastifyHooks`): it runs the
+ * rest of the request inside the request's Portkey context (`AsyncLocalStorage.run`, never
+ * `enterWith`) and returns the trace ID in the response header.
  *
  * It does not put the context on `req` (the service and the decorators read it from the store):
  * adding a property to every request measurably slowed a Nest hello-world in `bench/`.
@@ -57,8 +58,8 @@ export class PortkeyMiddleware implements NestMiddleware {
   /**
    * Runs `next` inside a new context for `req`.
    *
-   * @param req - Express's request, or Node's raw request under Fastify.
-   * @param res - the response (Node's `ServerResponse` or Express's).
+   * @param req - Express's request.
+   * @param res - Express's response (a Node `ServerResponse`).
    * @param next - the rest of the request.
    */
   use(req: PortkeyMiddlewareRequest, res: ServerResponse, next: (error?: unknown) => void): void {

@@ -10,13 +10,13 @@ import {
 } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
 import { PortkeyContextError } from '../../src/index.js';
-import { type FastifyInstanceLike, installPortkeyFastifyHook } from './fastify-hook.js';
+import { installPortkeyFastifyHooks } from './fastify-hook.js';
 import type { PortkeyModuleAsyncOptions, PortkeyModuleOptions, PortkeyNestRequest } from './options.js';
 import { PortkeyContextService } from './portkey-context.service.js';
 import { compilePortkeyModuleOptions, PortkeyMiddleware } from './portkey.middleware.js';
 import { PORTKEY_MODULE_OPTIONS } from './tokens.js';
 
-/** Every route, in the path syntax of the installed Nest (path-to-regexp 8), on Express and Fastify. */
+/** Every route, in the path syntax of the installed Nest (path-to-regexp 8). */
 const EVERY_ROUTE = '{*path}';
 
 /**
@@ -24,9 +24,11 @@ const EVERY_ROUTE = '{*path}';
  * from whatever guard authenticated it — with no other wiring. Import it once, in `AppModule`; it
  * is global, so {@link PortkeyContextService} can be injected everywhere.
  *
- * It mounts one middleware for every route (`forRoutes('{*path}')`, global prefix and versioning
- * included) and, on `@nestjs/platform-fastify`, one `preValidation` hook that points the context
- * at Fastify's request (where guards set `user`). No global guard or interceptor.
+ * On `@nestjs/platform-express` it mounts one middleware for every route (`forRoutes('{*path}')`,
+ * global prefix and versioning included). On `@nestjs/platform-fastify` it mounts no middleware:
+ * the adapter's request hook (the first Fastify `onRequest` hook, before Nest middleware) starts
+ * the context from Fastify's request, where guards set `user` (see `installPortkeyFastifyHooks`).
+ * No global guard or interceptor.
  *
  * @example
  * ```ts
@@ -103,21 +105,28 @@ export class PortkeyModule implements NestModule {
   }
 
   /**
-   * Mounts the context for every route; called by Nest while the app starts.
+   * Mounts the context for every request; called by Nest while the app starts (`app.init()`), once
+   * the HTTP adapter is known and before the routes are registered.
    *
    * @param consumer - Nest's middleware consumer.
-   * @throws {@link PortkeyContextError} `INVALID_OPTION` when the module was imported without `forRoot()` / `forRootAsync()`.
+   * @throws {@link PortkeyContextError} `INVALID_OPTION` when the module was imported without
+   *   `forRoot()` / `forRootAsync()`, or `INVALID_OPTION` / `INVALID_HEADER_VALUE` for a bad option.
    */
   configure(consumer: MiddlewareConsumer): void {
-    if (this.#options === undefined) {
+    const options = this.#options;
+    if (options === undefined) {
       throw new PortkeyContextError(
         'INVALID_OPTION',
         'PortkeyModule was imported without options: import PortkeyModule.forRoot() or PortkeyModule.forRootAsync({ useFactory }) instead.',
       );
     }
-    consumer.apply(PortkeyMiddleware).forRoutes(EVERY_ROUTE);
     const adapter = this.#adapterHost?.httpAdapter;
-    if (adapter?.getType() === 'fastify') installPortkeyFastifyHook(adapter.getInstance<FastifyInstanceLike>());
+    if (adapter?.getType() === 'fastify') {
+      // Hooks only: a Nest middleware would run through @fastify/middie on every request.
+      installPortkeyFastifyHooks(adapter, compilePortkeyModuleOptions(options));
+    } else {
+      consumer.apply(PortkeyMiddleware).forRoutes(EVERY_ROUTE);
+    }
   }
 }
 

@@ -31,7 +31,7 @@ import {
 } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
 import { map, type Observable } from 'rxjs';
-import { getPortkeyContext, portkeyHeaders, tryGetPortkeyContext } from 'portkey-context';
+import { getPortkeyContext, portkeyHeaders, tryGetPortkeyContext, withPortkeyOverrides } from 'portkey-context';
 import {
   PORTKEY_MODULE_OPTIONS,
   PortkeyContextService,
@@ -145,7 +145,14 @@ export class ChatController {
       scoped: this.portkey.run({ metadata: { feature: 'scoped' }, cacheNamespace: 'ns' }, () => this.portkey.headers()),
       afterScope: this.portkey.headers(),
       middlewareTraceId: (req.raw ?? req).middlewareTraceId,
+      appUseTraceId: (req.raw ?? req).appUseTraceId,
     };
+  }
+
+  /** Served inside the `withPortkeyOverrides` scope a user middleware opened (see the AppModule). */
+  @Get('scoped')
+  async scoped(@PortkeyTraceId() traceId: string, @PortkeyMetadata() metadata: Record<string, unknown>) {
+    return { ...(await this.asker.ask('scoped', true)), traceId, metadata };
   }
 
   @Get('boom')
@@ -206,6 +213,10 @@ export function createAppModule(portkey: DynamicModule, stack: { current?: Gatew
           next();
         })
         .forRoutes('{*path}');
+      // A scope opened before guards run: the user a guard sets later must still be in its metadata.
+      consumer
+        .apply((_req: unknown, _res: unknown, next: () => void) => withPortkeyOverrides({ metadata: { scope: 'middleware' } }, next))
+        .forRoutes('scoped');
     }
   }
   return AppModule;

@@ -7,7 +7,7 @@ import { FastifyAdapter } from '@nestjs/platform-fastify';
 import { Test } from '@nestjs/testing';
 import request from 'supertest';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { PortkeyContextError, runWithPortkeyContext } from 'portkey-context';
+import { PortkeyContextError, runWithPortkeyContext, tryGetPortkeyContext } from 'portkey-context';
 import { PortkeyContextService, PortkeyModule } from 'portkey-context/nestjs';
 import { type GatewayStack, startGatewayStack } from '../harness/index.js';
 import { asyncPortkeyModule, createAppModule, forRootOptions } from './app.js';
@@ -60,6 +60,10 @@ describe.each(adapters)('PortkeyModule on $name', (adapter) => {
       ({ app, url } = await startApp(adapter, PortkeyModule.forRoot(forRootOptions), (a) => {
         a.setGlobalPrefix('api');
         a.enableVersioning({ type: VersioningType.URI });
+        a.use((req: any, _res: unknown, next: () => void) => {
+          req.appUseTraceId = tryGetPortkeyContext()?.traceId ?? 'none';
+          next();
+        });
       }));
     });
     afterAll(async () => {
@@ -103,7 +107,33 @@ describe.each(adapters)('PortkeyModule on $name', (adapter) => {
       expect(ctx.body.middlewareTraceId).toBe('mw-1');
     });
 
-    it('keeps the context through a JSON body (parsed after the middleware on Fastify)', async () => {
+    it('a withPortkeyOverrides scope a user middleware opens keeps the request: trace ID, guard-set user and scope metadata', async () => {
+      const res = await request(url).get('/api/scoped').set('x-request-id', 'scoped-1').set('x-test-user', 'kate');
+      expect(res.status).toBe(200);
+      const metadata = { _environment: 'test', app: 'shop', _user: 'kate', _organisation: 'org-of-kate', scope: 'middleware' };
+      expect(res.body).toMatchObject({ traceId: 'scoped-1', traceEcho: 'scoped-1', metadata });
+      expect(res.headers['x-portkey-trace-id']).toBe('scoped-1');
+      expect(sentByTrace('scoped-1').metadata).toEqual(metadata);
+    });
+
+    it(`app.use() middleware ${adapter.name === 'fastify' ? 'sees the context (the hook that starts it runs before @fastify/middie)' : 'runs before the context'}`, async () => {
+      const res = await request(url).get('/api/context').set('x-request-id', 'app-use-1');
+      expect(res.body.traceId).toBe('app-use-1');
+      expect(res.body.appUseTraceId).toBe(adapter.name === 'fastify' ? 'app-use-1' : 'none');
+    });
+
+    it('returns the trace ID on a 404 (and, on Fastify, where the context starts before body parsing, on a malformed JSON body)', async () => {
+      const missing = await request(url).get('/api/nowhere').set('x-request-id', 'nf-1');
+      expect(missing.status).toBe(404);
+      expect(missing.headers['x-portkey-trace-id']).toBe('nf-1');
+      const malformed = await request(url).post('/api/json').set('x-request-id', 'bad-json-1').set('content-type', 'application/json').send('{"question":');
+      expect(malformed.status).toBe(400);
+      // On Express, Nest's body parser is app-level middleware, ahead of Nest middleware.
+      if (adapter.name === 'fastify') expect(malformed.headers['x-portkey-trace-id']).toBe('bad-json-1');
+      expect(stack.gatewayRequests).toHaveLength(0);
+    });
+
+    it('keeps the context through a JSON body (parsed after the context starts)', async () => {
       const res = await request(url).post('/api/json').set('x-request-id', 'json-1').set('x-test-user', 'dora').send({ question: 'posted' });
       expect(res.status).toBe(201);
       expect(res.body).toMatchObject({ content: 'echo: posted', traceId: 'json-1', traceEcho: 'json-1', user: 'dora' });
@@ -219,6 +249,97 @@ describe.each(adapters)('PortkeyModule on $name', (adapter) => {
       const res = await request(url).get('/options');
       expect(res.body).toEqual({ apiKey: 'pk-from-config' });
     });
+  });
+});
+
+describe.each(adapters)('PortkeyModule on $name with responseHeader: false', (adapter) => {
+  let app: INestApplication;
+  let url: string;
+  beforeAll(async () => {
+    ({ app, url } = await startApp(adapter, PortkeyModule.forRoot({ ...forRootOptions, responseHeader: false })));
+  });
+  afterAll(async () => {
+    await app?.close();
+  });
+
+  it('sends no trace ID header, and the request still has its context', async () => {
+    const res = await request(url).get('/chat?q=quiet').set('x-request-id', 'quiet-1').set('x-test-user', 'liam');
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({ traceId: 'quiet-1', traceEcho: 'quiet-1', user: 'liam' });
+    expect(res.headers['x-portkey-trace-id']).toBeUndefined();
+    const missing = await request(url).get('/nowhere');
+    expect(missing.status).toBe(404);
+    expect(missing.headers['x-portkey-trace-id']).toBeUndefined();
+  });
+});
+
+/**
+ * On Fastify the context starts in the adapter's request hook (`setOnRequestHook`), the first
+ * `onRequest` hook, ahead of @fastify/middie. A hook the app gives the adapter itself — before
+ * start-up, or after it (as Nest's observe agent does in `onModuleInit`) — is kept: it runs next,
+ * inside the context, whether it calls `done` or returns a promise.
+ */
+describe('PortkeyModule on fastify with an app hook on the adapter (setOnRequestHook)', () => {
+  const fastify = adapters[1];
+  const cases = [
+    { name: 'set before start-up, calling done', before: true, async: false },
+    { name: 'set after start-up, returning a promise', before: false, async: true },
+  ];
+
+  it.each(cases)('$name: the context still starts before Nest middleware and the app hook runs inside it', async ({ before, async }) => {
+    const seenByAppHook: string[] = [];
+    const appHook = async
+      ? async (req: any) => {
+          await new Promise((r) => setTimeout(r, 1));
+          if (req.headers['x-reject']) throw new Error('rejected by the app hook');
+          seenByAppHook.push(`${req.headers['x-request-id']}:${tryGetPortkeyContext()?.traceId}`);
+        }
+      : (req: any, _reply: unknown, done: () => void) => {
+          seenByAppHook.push(`${req.headers['x-request-id']}:${tryGetPortkeyContext()?.traceId}`);
+          done();
+        };
+    const moduleRef = await Test.createTestingModule({ imports: [createAppModule(PortkeyModule.forRoot(forRootOptions), stackRef)] }).compile();
+    const httpAdapter = fastify.create();
+    const app = moduleRef.createNestApplication(httpAdapter, { logger: false });
+    try {
+      if (before) httpAdapter.setOnRequestHook(appHook);
+      await app.init();
+      if (!before) httpAdapter.setOnRequestHook(appHook);
+      await app.listen(0, '127.0.0.1');
+      const url = `http://127.0.0.1:${(app.getHttpServer().address() as AddressInfo).port}`;
+
+      const [chat, ctx] = await Promise.all([
+        request(url).get('/chat?q=hooked&delay=50').set('x-request-id', 'hk-chat').set('x-test-user', 'mia'),
+        request(url).get('/context').set('x-request-id', 'hk-ctx').set('x-test-user', 'noah'),
+      ]);
+      expect(chat.body).toMatchObject({ traceId: 'hk-chat', traceEcho: 'hk-chat', guardTraceId: 'hk-chat', interceptorAfterTraceId: 'hk-chat', user: 'mia' });
+      expect(chat.headers['x-portkey-trace-id']).toBe('hk-chat');
+      expect(sentByTrace('hk-chat').metadata).toMatchObject({ _user: 'mia', _organisation: 'org-of-mia' });
+      expect(ctx.body).toMatchObject({ traceId: 'hk-ctx', serviceTraceId: 'hk-ctx', middlewareTraceId: 'hk-ctx' });
+      expect(ctx.body.metadata._user).toBe('noah');
+
+      const scoped = await request(url).get('/scoped').set('x-request-id', 'hk-scoped').set('x-test-user', 'olga');
+      expect(scoped.body).toMatchObject({ traceId: 'hk-scoped', metadata: { _user: 'olga', scope: 'middleware' } });
+
+      const body = JSON.stringify({ question: 'hooked-body' });
+      const posted = await slowPost(`${url}/json`, { 'x-request-id': 'hk-json', 'x-test-user': 'pia' }, body);
+      expect(JSON.parse(posted.body)).toMatchObject({ content: 'echo: hooked-body', traceId: 'hk-json', user: 'pia' });
+
+      const agent = request.agent(url);
+      await agent.get('/context').set('x-request-id', 'hk-first');
+      const second = await agent.get('/context');
+      expect(second.body.traceId).toMatch(GENERATED);
+      expect(second.body.middlewareTraceId).toBe(second.body.traceId);
+
+      expect(seenByAppHook).toEqual(expect.arrayContaining(['hk-chat:hk-chat', 'hk-ctx:hk-ctx', 'hk-scoped:hk-scoped', 'hk-json:hk-json', 'hk-first:hk-first']));
+      if (async) {
+        const rejected = await request(url).get('/context').set('x-request-id', 'hk-rejected').set('x-reject', '1');
+        expect(rejected.status).toBe(500);
+        expect(rejected.headers['x-portkey-trace-id']).toBe('hk-rejected');
+      }
+    } finally {
+      await app.close();
+    }
   });
 });
 
