@@ -1,6 +1,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { invalidOption, PortkeyContextError } from './errors.js';
-import { assertValidPortkeyOptions, createPortkeyHeaders, isPlainObject } from './headers.js';
+import { assertValidPortkeyOptions, createPortkeyHeaders, isPlainObject, refuseBaseURL } from './headers.js';
+import { mergeMetadata } from './metadata.js';
 import { mergePortkeyOptions, type PortkeyMetadata, type PortkeyOptions, pickPortkeyOptions } from './options.js';
 import { generateTraceId } from './trace-id.js';
 
@@ -87,10 +88,11 @@ class StaticContext extends PortkeyContextBase {
 
   constructor(init: PortkeyContextInit) {
     super();
-    if (typeof init !== 'object' || init === null) throw invalidOption('context', 'an object { traceId?, metadata?, options?, signal? }', init);
+    if (!isPlainObject(init)) throw invalidOption('context', 'an object { traceId?, metadata?, options?, signal? }', init);
     const options = own(init, 'options') as PortkeyOptions | undefined;
     if (options !== undefined && !isPlainObject(options)) throw invalidOption('options', 'an object of Portkey options', options);
-    const metadata = own(init, 'metadata');
+    refuseBaseURL(options, 'a context');
+    const metadata = own(init, 'metadata') ?? undefined; // null: none
     if (metadata !== undefined && typeof metadata !== 'function' && !isPlainObject(metadata)) {
       throw invalidOption('metadata', 'an object or a function returning one', metadata);
     }
@@ -99,14 +101,14 @@ class StaticContext extends PortkeyContextBase {
     this.traceId = (own(init, 'traceId') ?? own(options, 'traceId') ?? generateTraceId()) as string;
     this.options = withoutRequestFields(options);
     this.signal = signal;
-    this.#staticMetadata = own(options, 'metadata') as PortkeyMetadata | undefined;
-    this.#metadata = metadata;
+    this.#staticMetadata = (own(options, 'metadata') ?? undefined) as PortkeyMetadata | undefined;
+    this.#metadata = metadata as PortkeyContextInit['metadata'];
     assertValidPortkeyOptions({ ...this.options, traceId: this.traceId, metadata: this.#staticMetadata });
   }
 
   get metadata(): PortkeyMetadata {
     const own = typeof this.#metadata === 'function' ? this.#metadata() : this.#metadata;
-    return { ...this.#staticMetadata, ...own };
+    return mergeMetadata(this.#staticMetadata, own);
   }
 }
 
@@ -122,15 +124,16 @@ class OverrideContext extends PortkeyContextBase {
   constructor(parent: PortkeyContext, overrides: PortkeyOptions) {
     super();
     if (!isPlainObject(overrides)) throw invalidOption('overrides', 'an object of Portkey options', overrides);
+    refuseBaseURL(overrides, 'a scope');
     this[PARENT_CONTEXT] = parent;
     this.traceId = (own(overrides as PortkeyOptions, 'traceId') ?? parent.traceId) as string;
-    this.#metadata = own(overrides as PortkeyOptions, 'metadata') as PortkeyMetadata | undefined;
+    this.#metadata = (own(overrides as PortkeyOptions, 'metadata') ?? undefined) as PortkeyMetadata | undefined;
     this.options = { ...parent.options, ...withoutRequestFields(overrides) };
     assertValidPortkeyOptions({ ...this.options, traceId: this.traceId, metadata: this.#metadata });
   }
 
   get metadata(): PortkeyMetadata {
-    return this.#metadata ? { ...this[PARENT_CONTEXT].metadata, ...this.#metadata } : this[PARENT_CONTEXT].metadata;
+    return this.#metadata ? mergeMetadata(this[PARENT_CONTEXT].metadata, this.#metadata) : this[PARENT_CONTEXT].metadata;
   }
 
   get signal(): AbortSignal | undefined {
@@ -195,7 +198,7 @@ export function withPortkeyOverrides<R>(overrides: PortkeyOptions, fn: () => R):
   const parent = portkeyContextStorage.getStore();
   const store = parent
     ? new OverrideContext(parent, overrides)
-    : new StaticContext({ traceId: own(overrides, 'traceId'), metadata: own(overrides, 'metadata'), options: overrides });
+    : new StaticContext({ traceId: own(overrides, 'traceId'), metadata: own(overrides, 'metadata') ?? undefined, options: overrides });
   return portkeyContextStorage.run(store, fn);
 }
 

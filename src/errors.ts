@@ -39,10 +39,14 @@ export class PortkeyContextError extends Error {
 /** What a value is, for a type error: `an array`, `null`, `a Set`, `a string`… (never the value itself). */
 export function describeType(value: unknown): string {
   if (value === null) return 'null';
-  if (Array.isArray(value)) return 'an array';
   if (typeof value === 'object') {
-    const name = Object.getPrototypeOf(value)?.constructor?.name;
-    return typeof name === 'string' && name !== 'Object' ? `a ${name}` : 'an object';
+    try {
+      if (Array.isArray(value)) return 'an array';
+      const name = Object.getPrototypeOf(value)?.constructor?.name;
+      return typeof name === 'string' && name !== 'Object' ? `a ${name}` : 'an object';
+    } catch {
+      return 'an unreadable object'; // a revoked or throwing Proxy
+    }
   }
   return typeof value === 'undefined' ? 'undefined' : `a ${typeof value}`;
 }

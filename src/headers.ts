@@ -39,7 +39,7 @@ export const PORTKEY_HEADER_NAMES = {
 } as const;
 
 /** Options whose values are never echoed in an error: secrets, and URLs (which can carry credentials). */
-const NOT_ECHOED: ReadonlySet<string> = new Set([...SECRET_PORTKEY_OPTIONS, 'customHost', 'baseURL']);
+const NOT_ECHOED: ReadonlySet<string> = new Set([...SECRET_PORTKEY_OPTIONS, 'awsRegion', 'customHost', 'baseURL']);
 
 /** Printable ASCII and tab: what every HTTP client sends without complaint. */
 const SAFE_HEADER_VALUE = /^[\t\x20-\x7e]*$/;
@@ -48,8 +48,12 @@ const SAFE_HEADER_VALUE = /^[\t\x20-\x7e]*$/;
 /** Whether `value` is a plain object (`{…}` or `Object.create(null)`), not an array, class instance or function. */
 export function isPlainObject(value: unknown): value is Record<string, unknown> {
   if (typeof value !== 'object' || value === null) return false;
-  const proto = Object.getPrototypeOf(value);
-  return proto === Object.prototype || proto === null;
+  try {
+    const proto = Object.getPrototypeOf(value);
+    return proto === Object.prototype || proto === null;
+  } catch {
+    return false; // a revoked or throwing Proxy
+  }
 }
 
 function checkedValue(option: string, value: unknown): string {
@@ -84,6 +88,7 @@ function checkedValue(option: string, value: unknown): string {
  * ```
  */
 export function createPortkeyHeaders(options: PortkeyOptions): Record<string, string> {
+  if (!isPlainObject(options)) throw invalidOption('options', 'an object of Portkey options', options);
   const headers: Record<string, string> = {};
   // Own properties only (a polluted Object.prototype never becomes a header), one pass: this runs on every gateway call.
   for (const option of Object.keys(options)) {
@@ -96,6 +101,9 @@ export function createPortkeyHeaders(options: PortkeyOptions): Record<string, st
       continue;
     }
     switch (option) {
+      case 'baseURL': // not a header; where the request goes (see resolvePortkeyOptions)
+        if (typeof value !== 'string') throw invalidOption('baseURL', 'an http(s) URL string', value);
+        break;
       case 'config':
         if (value !== '') headers['x-portkey-config'] = configHeader(value);
         break;
@@ -141,12 +149,33 @@ function configHeader(config: unknown): string {
 }
 
 function forwardHeadersHeader(value: unknown): string {
-  if (!Array.isArray(value) && !(value instanceof Set)) throw invalidOption('forwardHeaders', 'an array of header names', value);
-  const names = [...value].map((name) => checkedValue('forwardHeaders', name).trim()).filter(Boolean);
+  let list: unknown[];
+  try {
+    if (!Array.isArray(value) && !(value instanceof Set)) throw undefined;
+    list = [...value];
+  } catch {
+    throw invalidOption('forwardHeaders', 'an array of header names', value);
+  }
+  const names = list.map((name) => checkedValue('forwardHeaders', name).trim()).filter(Boolean);
   if (names.some((name) => name.includes(','))) {
     throw new PortkeyContextError('INVALID_OPTION', 'Portkey option "forwardHeaders" takes header names; a name cannot contain a comma.');
   }
   return names.join(',');
+}
+
+/**
+ * Refuses `baseURL` where it would be silently ignored: it is where a model sends its calls, so it
+ * belongs on the model (or in `PORTKEY_BASE_URL`), not on a request, a scope or a single call.
+ *
+ * @throws {@link PortkeyContextError} `INVALID_OPTION` when `options` has an own `baseURL`.
+ */
+export function refuseBaseURL(options: object | undefined, where: string): void {
+  if (options && Object.hasOwn(options, 'baseURL') && (options as { baseURL?: unknown }).baseURL != null) {
+    throw new PortkeyContextError(
+      'INVALID_OPTION',
+      `Portkey option "baseURL" is where a model sends its calls: set it on the model (new ChatPortkey({ baseURL })) or in PORTKEY_BASE_URL, not on ${where}.`,
+    );
+  }
 }
 
 /**

@@ -108,6 +108,30 @@ export function metadataHeader(metadata: PortkeyMetadata | undefined, maxLength:
   return entries.length > 0 ? `{${entries.join(',')}}` : undefined;
 }
 
+/**
+ * `base` with `over`'s entries on top, copied key by key: a throwing getter or a revoked Proxy
+ * costs its entries, never the call.
+ */
+export function mergeMetadata(base: PortkeyMetadata | undefined, over: PortkeyMetadata | undefined): PortkeyMetadata {
+  const out: PortkeyMetadata = {};
+  for (const source of [base, over]) {
+    if (!source || typeof source !== 'object') continue;
+    let keys: string[];
+    try {
+      keys = Object.keys(source);
+    } catch {
+      continue;
+    }
+    for (const key of keys) {
+      if (key === '__proto__') continue;
+      try {
+        out[key] = source[key];
+      } catch {}
+    }
+  }
+  return out;
+}
+
 function firstId(source: unknown, keys: readonly string[]): unknown {
   if (typeof source !== 'object' || source === null) return undefined;
   for (const key of keys) {

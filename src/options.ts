@@ -1,4 +1,6 @@
-import { PortkeyContextError } from './errors.js';
+import { invalidOption, PortkeyContextError } from './errors.js';
+import { isPlainObject } from './headers.js';
+import { mergeMetadata } from './metadata.js';
 
 /** Metadata attached to gateway calls; `_user`, `_organisation`, `_environment`, `_prompt` are Portkey's special keys. */
 export type PortkeyMetadata = Record<string, unknown>;
@@ -119,17 +121,16 @@ export function mergePortkeyOptions(...layers: (PortkeyOptions | undefined)[]): 
   const merged: Record<string, unknown> = {};
   let metadata: unknown;
   for (const layer of layers) {
-    if (!layer) continue;
+    if (layer === undefined || layer === null) continue;
+    if (!isPlainObject(layer)) throw invalidOption('options', 'an object of Portkey options', layer);
     for (const key of Object.keys(layer)) {
       if (!OPTION_KEYS.has(key)) continue;
       const value = (layer as Record<string, unknown>)[key];
       if (value === undefined) continue;
-      if (key === 'metadata') {
-        metadata =
-          metadata !== undefined && metadata !== null && value !== null && typeof metadata === 'object' && typeof value === 'object'
-            ? { ...metadata, ...value }
-            : value;
-      } else merged[key] = value;
+      if (key !== 'metadata') merged[key] = value;
+      else if (value === null) continue; // no metadata in this layer: the others' stay
+      else if (!isPlainObject(value)) metadata = value; // refused with a clear error when headers are made
+      else metadata = isPlainObject(metadata) ? mergeMetadata(metadata, value) : value;
     }
   }
   if (metadata !== undefined) merged.metadata = metadata;
@@ -157,6 +158,12 @@ export function resolvePortkeyOptions<T extends PortkeyOptions>(options: T, env:
   const given = own.baseURL ?? env.PORTKEY_BASE_URL ?? DEFAULT_PORTKEY_BASE_URL;
   if (typeof given !== 'string') {
     throw new PortkeyContextError('INVALID_OPTION', `Portkey option "baseURL" must be a string, got ${given === null ? 'null' : typeof given}.`);
+  }
+  if (given.includes('?') || given.includes('#')) {
+    throw new PortkeyContextError(
+      'INVALID_OPTION',
+      'baseURL must not contain credentials, a query string or a fragment: send keys as Portkey options (apiKey, authorization, …), which are sent as headers.',
+    );
   }
   const baseURL = trimTrailingSlashes(given);
   let parsed: URL | undefined;

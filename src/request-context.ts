@@ -2,8 +2,8 @@ import type { IncomingHttpHeaders } from 'node:http';
 import { PARENT_CONTEXT, type PortkeyContext, PortkeyContextBase, portkeyContextStorage } from './context.js';
 import { disconnectSignal, type ResponseLike } from './disconnect.js';
 import { invalidOption, PortkeyContextError } from './errors.js';
-import { assertValidPortkeyOptions, isPlainObject } from './headers.js';
-import { userMetadata } from './metadata.js';
+import { assertValidPortkeyOptions, isPlainObject, refuseBaseURL } from './headers.js';
+import { mergeMetadata, userMetadata } from './metadata.js';
 import { type PortkeyMetadata, type PortkeyOptions, pickPortkeyOptions } from './options.js';
 import { createTraceIdReader, type TraceIdOptions } from './trace-id.js';
 
@@ -98,7 +98,7 @@ function metadataResolver<Req extends RequestLike>(option: RequestMetadataOption
   const environment = process.env.NODE_ENV;
   const base: PortkeyMetadata = environment ? { _environment: environment } : {};
   if (typeof option !== 'function') {
-    const fixed = { ...base, ...option };
+    const fixed = mergeMetadata(base, option);
     return (request) => {
       const user = readUser(request);
       return user === undefined ? fixed : { ...fixed, ...userMetadata(user) };
@@ -129,14 +129,24 @@ function metadataResolver<Req extends RequestLike>(option: RequestMetadataOption
   };
 }
 
+/** Whether `fn` is an `async` function (a hostile Proxy of a function counts as one: it is refused either way). */
+function isAsyncFunction(fn: unknown): boolean {
+  try {
+    return Object.prototype.toString.call(fn) === '[object AsyncFunction]';
+  } catch {
+    return true;
+  }
+}
+
 /** The request options as given, own properties only, with every type checked. */
 function checkedRequestOptions<Req extends RequestLike>(options: PortkeyRequestOptions<Req>): PortkeyRequestOptions<Req> {
-  if (typeof options !== 'object' || options === null) throw invalidOption('options', 'an object', options);
+  if (!isPlainObject(options)) throw invalidOption('options', 'an object of options', options);
   const own: PortkeyRequestOptions<Req> = Object.assign(Object.create(null), options);
+  refuseBaseURL(own, 'the middleware or module (a request)');
   const { metadata, abortOnDisconnect } = own;
   if (metadata !== undefined) {
     if (typeof metadata === 'function') {
-      if (metadata.constructor?.name === 'AsyncFunction') {
+      if (isAsyncFunction(metadata)) {
         throw new PortkeyContextError(
           'INVALID_OPTION',
           'The metadata(request, defaults) option must be a synchronous function (it runs each time headers are built); it is async. Resolve async data in a middleware and put it on the request.',

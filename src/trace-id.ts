@@ -8,7 +8,12 @@ export const TRACE_ID_MAX_LENGTH = 128;
 const SAFE_TRACE_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 /** What the trace-ID request and response header options accept as a header name. */
 const HEADER_NAME = /^[A-Za-z0-9-]+$/;
-const TRACEPARENT = /^[\da-f]{2}-([\da-f]{32})-[\da-f]{16}-[\da-f]{2}/;
+/**
+ * W3C Trace Context `traceparent`: lower-case hex only; version 00 has exactly four fields; a later
+ * version may append `-…` fields (no comma: Node joins a repeated header with ", ", and a repeated
+ * header is refused); version ff is invalid.
+ */
+const TRACEPARENT = /^([\da-f]{2})-([\da-f]{32})-([\da-f]{16})-[\da-f]{2}(-[^,]*)?$/;
 
 /** Where trace IDs are read from, in order: the first valid one wins. */
 export const DEFAULT_TRACE_ID_HEADERS: readonly string[] = Object.freeze(['x-portkey-trace-id', 'x-request-id', 'x-correlation-id', 'traceparent']);
@@ -36,12 +41,16 @@ export function isValidTraceId(value: unknown): value is string {
 
 /**
  * The trace-id of a W3C `traceparent` header (`00-<32 hex>-<16 hex>-<2 hex>`), or `undefined`.
- * The all-zero trace-id is invalid per the spec and gives `undefined`.
+ * Invalid per the spec, and so `undefined`: upper-case hex, version `ff`, an all-zero trace-id or
+ * parent-id, extra fields after a version-00 header, a repeated header.
  */
 export function parseTraceparent(value: string): string | undefined {
-  const match = TRACEPARENT.exec(value.trim().toLowerCase());
-  if (!match || /^0+$/.test(match[1]!)) return undefined;
-  return match[1];
+  const match = TRACEPARENT.exec(value.trim());
+  if (!match) return undefined;
+  const [, version, traceId, parentId, rest] = match;
+  if (version === 'ff' || (version === '00' && rest !== undefined)) return undefined;
+  if (/^0+$/.test(traceId!) || /^0+$/.test(parentId!)) return undefined;
+  return traceId;
 }
 
 const TRACE_ID_BYTES = 16;
@@ -134,8 +143,14 @@ function readSources(headers: IncomingHttpHeaders, sources: readonly string[]): 
  */
 export function createTraceIdReader(options: TraceIdOptions = {}): (headers: IncomingHttpHeaders) => string {
   const own = (key: keyof TraceIdOptions) => (Object.hasOwn(options, key) ? options[key] : undefined);
-  const list = own('traceIdHeaders') ?? DEFAULT_TRACE_ID_HEADERS;
-  if (!Array.isArray(list)) throw invalidOption('traceIdHeaders', 'an array of header names', list);
+  const given = own('traceIdHeaders') ?? DEFAULT_TRACE_ID_HEADERS;
+  let list: unknown[];
+  try {
+    if (!Array.isArray(given)) throw undefined;
+    list = [...given];
+  } catch {
+    throw invalidOption('traceIdHeaders', 'an array of header names', given);
+  }
   const sources = list.map((name: unknown) => {
     if (typeof name !== 'string' || !HEADER_NAME.test(name)) {
       throw new PortkeyContextError('INVALID_OPTION', `traceIdHeaders must be header names (letters, digits, -), got ${describeType(name)} that is not one.`);

@@ -25,6 +25,10 @@ import {
   tryGetPortkeyContext,
   urlSecrets,
 } from '../../src/index.js';
+// Internal helpers, not part of the package's public API.
+import { describeType } from '../../src/errors.js';
+import { isPlainObject, refuseBaseURL } from '../../src/headers.js';
+import { mergeMetadata } from '../../src/metadata.js';
 import { type CallErrorInfo, describeCallError, emptyAnswerError, incompleteStreamError } from './errors.js';
 import { createGatewayFetch, GATEWAY_CALL, type GatewayResponseInfo, gatewayResponseMetadata } from './gateway-fetch.js';
 import { abortable, DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT_MS, retryDelay, sleep } from './retry.js';
@@ -201,9 +205,14 @@ export class ChatPortkey<CallOptions extends ChatPortkeyCallOptions = ChatPortke
    * @throws {@link PortkeyContextError} when a Portkey option cannot be sent as a header, or `baseURL` is not a URL.
    */
   constructor(fields: ChatPortkeyInput = {}) {
-    if (typeof fields !== 'object' || fields === null) throw new PortkeyContextError('INVALID_OPTION', 'new ChatPortkey(fields) takes an object of options.');
+    if (!isPlainObject(fields)) throw new PortkeyContextError('INVALID_OPTION', `new ChatPortkey(fields) takes an object of options, got ${describeType(fields)}.`);
     // Own properties only: nothing inherited from a polluted Object.prototype is read.
     const own: ChatPortkeyInput = Object.assign(Object.create(null), fields);
+    if (own.spanId != null) {
+      throw new PortkeyContextError('INVALID_OPTION', 'Portkey option "spanId" names one call: give it per call (model.invoke(q, { portkey: { spanId } })), not to the model.');
+    }
+    // A safe copy of static metadata (a throwing getter costs its entry, never construction).
+    if (isPlainObject(own.metadata)) own.metadata = mergeMetadata(undefined, own.metadata);
     const resolved = resolvePortkeyOptions(pickPortkeyOptions(own));
     const { baseURL, ...portkey } = resolved;
     assertValidPortkeyOptions(portkey);
@@ -298,18 +307,23 @@ export class ChatPortkey<CallOptions extends ChatPortkeyCallOptions = ChatPortke
   /** Headers of one model call, from the context in force now (the caller's, not the queue's). */
   #prepareCall(options: Partial<ChatPortkeyCallOptions> | undefined, runManager: CallbackManagerForLLMRun | undefined): PreparedCall {
     const context = tryGetPortkeyContext();
-    const span: PortkeyOptions = {
-      spanId: runManager?.runId ?? generateSpanId(),
-      parentSpanId: runManager?.parentRunId ?? enclosingGraphTask(),
-      spanName: (options as { runName?: string } | undefined)?.runName ?? this.getName(),
-    };
+    refuseBaseURL(options?.portkey, 'a single call');
     const merged = mergePortkeyOptions(
       this.#portkey,
       context?.options,
       context ? { traceId: context.traceId, metadata: context.metadata } : undefined,
-      span,
       options?.portkey,
     );
+    // The call's span. The span ID is the call's own (LangChain's run ID, else a fresh one) unless
+    // the call's `portkey` option names one; the parent and name LangChain knows (parent run,
+    // `runName`) win over the ones set on the model or a scope, which win over the defaults.
+    const perCall = options?.portkey;
+    if (perCall?.spanId === undefined) merged.spanId = runManager?.runId ?? generateSpanId();
+    if (perCall?.parentSpanId === undefined) {
+      const parent = runManager?.parentRunId ?? merged.parentSpanId ?? enclosingGraphTask();
+      if (parent !== undefined) merged.parentSpanId = parent;
+    }
+    if (perCall?.spanName === undefined) merged.spanName = (options as { runName?: string } | undefined)?.runName ?? merged.spanName ?? this.getName();
     // Sent by the gateway fetch, which also drops the openai client's placeholder `Authorization`
     // unless provider auth is configured.
     const headers = createPortkeyHeaders(merged);

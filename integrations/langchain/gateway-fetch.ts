@@ -77,7 +77,7 @@ function requestHeaders(
   const headers = given instanceof Headers ? given : new Headers(given);
   if (defaults) for (const [name, value] of Object.entries(defaults)) if (typeof value === 'string' && !headers.has(name)) headers.set(name, value);
   if (portkey) {
-    for (const name in portkey) headers.set(name, portkey[name]!);
+    for (const name of Object.keys(portkey)) headers.set(name, portkey[name]!);
     if (portkey.Authorization === undefined) headers.delete('authorization');
   }
   return headers;
