@@ -48,5 +48,6 @@ export async function startGatewayStack(): Promise<GatewayStack> {
     },
   };
 }
+export { openRequest } from './open-request.js';
 export { serveOnLoopback } from './serve.js';
 export { waitUntil } from './wait.js';

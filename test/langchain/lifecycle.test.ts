@@ -3,13 +3,12 @@
  * aborts its gateway call (and its queued calls are never sent), a normal request is never
  * aborted, and a failing call does not hold a concurrency slot while it waits to retry.
  */
-import { request as httpRequest } from 'node:http';
 import express from 'express';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { runWithPortkeyContext } from 'portkey-context';
 import { portkeyMiddleware } from 'portkey-context/express';
 import { ChatPortkey } from 'portkey-context/langchain';
-import { type GatewayStack, serveOnLoopback, startGatewayStack, waitUntil } from '../harness/index.js';
+import { type GatewayStack, openRequest as openUrl, serveOnLoopback, startGatewayStack, waitUntil } from '../harness/index.js';
 
 let stack: GatewayStack;
 let app: { url: string; close(): Promise<void> };
@@ -55,25 +54,8 @@ beforeEach(() => {
   outcomes.length = 0;
 });
 
-/** Starts a POST the test can abandon; `firstData` resolves on the first response bytes. */
-function openRequest(path: string, body: unknown) {
-  let onData: () => void = () => undefined;
-  const firstData = new Promise<void>((resolve) => (onData = resolve));
-  const req = httpRequest(`${app.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' } }, (res) => {
-    res.on('data', onData);
-    res.on('error', () => undefined);
-  });
-  req.on('error', () => undefined);
-  req.end(JSON.stringify(body));
-  return {
-    firstData,
-    leave() {
-      const at = performance.now();
-      req.destroy();
-      return at;
-    },
-  };
-}
+
+const openRequest = (path: string, body: unknown) => openUrl(`${app.url}${path}`, body);
 
 describe('client disconnects (Express, real gateway)', () => {
   it('invoke: the gateway call is closed within 100 ms of the client leaving', async () => {

@@ -4,7 +4,6 @@
  * sent), a normal request is never aborted, and `abortOnDisconnect: false` turns it off.
  * The Nest counterpart of test/langchain/lifecycle.test.ts.
  */
-import { request as httpRequest } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { DynamicModule, INestApplication } from '@nestjs/common';
 import { ExpressAdapter } from '@nestjs/platform-express';
@@ -13,7 +12,7 @@ import { Test } from '@nestjs/testing';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ChatPortkey } from 'portkey-context/langchain';
 import { PortkeyModule } from 'portkey-context/nestjs';
-import { type GatewayStack, startGatewayStack, waitUntil } from '../harness/index.js';
+import { type GatewayStack, openRequest, startGatewayStack, waitUntil } from '../harness/index.js';
 import { createDisconnectModule, type DisconnectState } from './disconnect-app.js';
 
 let stack: GatewayStack;
@@ -42,34 +41,6 @@ async function startApp(adapter: (typeof adapters)[number], portkey: DynamicModu
   return { app, url: `http://127.0.0.1:${port}`, state };
 }
 
-/**
- * Starts a POST the test can abandon; `firstData` resolves on the first response body bytes (and
- * rejects if the response ends without any).
- */
-function openRequest(url: string, body: unknown) {
-  let onData: () => void = () => undefined;
-  let onEmptyEnd: () => void = () => undefined;
-  const firstData = new Promise<void>((resolve, reject) => {
-    onData = resolve;
-    onEmptyEnd = () => reject(new Error(`${url}: the response ended before any data`));
-  });
-  firstData.catch(() => undefined); // only the tests that await it care
-  const req = httpRequest(url, { method: 'POST', headers: { 'content-type': 'application/json' } }, (res) => {
-    res.on('data', onData);
-    res.on('end', onEmptyEnd);
-    res.on('error', () => undefined);
-  });
-  req.on('error', () => undefined);
-  req.end(JSON.stringify(body));
-  return {
-    firstData,
-    leave() {
-      const at = performance.now();
-      req.destroy();
-      return at;
-    },
-  };
-}
 
 const postJson = (url: string, body: unknown) =>
   fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
