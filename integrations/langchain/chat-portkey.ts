@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type { CallbackManagerForLLMRun } from '@langchain/core/callbacks/manager';
 import type { BaseMessage, MessageContent } from '@langchain/core/messages';
 import type { Serialized } from '@langchain/core/load/serializable';
+import type { RunnableConfig } from '@langchain/core/runnables';
 import { AIMessage } from '@langchain/core/messages';
 import type { ChatGeneration, ChatGenerationChunk, ChatResult } from '@langchain/core/outputs';
 import { AsyncLocalStorageProviderSingleton } from '@langchain/core/singletons';
@@ -55,6 +56,9 @@ export interface ChatPortkeyInput
   /** `openai` client options (a custom `fetch`, `defaultHeaders`, …); `apiKey` and `baseURL` come from the Portkey options. */
   configuration?: Omit<ClientOptions, 'apiKey' | 'baseURL'>;
 }
+
+/** Carries a call's `runName` (which LangChain keeps in the run config) into its call options, for the span name. */
+const RUN_NAME = Symbol('portkey-context.run-name');
 
 /** Carries one model call's prepared headers from the model method down to the SDK request. */
 const PORTKEY_CALL = Symbol('portkey-context.call');
@@ -263,6 +267,13 @@ export class ChatPortkey<CallOptions extends ChatPortkeyCallOptions = ChatPortke
     return { lc: 1, type: 'constructor', id: this.lc_id, kwargs };
   }
 
+  /** LangChain keeps `runName` in the run config; the call options carry it here, for the span name. */
+  override _separateRunnableConfigFromCallOptionsCompat(options?: Partial<CallOptions>): [RunnableConfig, this['ParsedCallOptions']] {
+    const [config, callOptions] = super._separateRunnableConfigFromCallOptionsCompat(options);
+    if (config.runName !== undefined) (callOptions as Record<symbol, unknown>)[RUN_NAME] = config.runName;
+    return [config, callOptions];
+  }
+
   /** What LangChain hands callbacks and tracers as the call's options: the per-call `portkey` options (which may hold keys) left out. */
   override _getCallOptionsForTracing(options: this['ParsedCallOptions'], invocationParams: ReturnType<this['invocationParams']>): this['ParsedCallOptions'] {
     const { portkey: _portkey, ...rest } = super._getCallOptionsForTracing(options, invocationParams) as Record<string, unknown>;
@@ -323,7 +334,10 @@ export class ChatPortkey<CallOptions extends ChatPortkeyCallOptions = ChatPortke
       const parent = runManager?.parentRunId ?? merged.parentSpanId ?? enclosingGraphTask();
       if (parent !== undefined) merged.parentSpanId = parent;
     }
-    if (perCall?.spanName === undefined) merged.spanName = (options as { runName?: string } | undefined)?.runName ?? merged.spanName ?? this.getName();
+    if (perCall?.spanName === undefined) {
+      const runName = (options as { [RUN_NAME]?: string } | undefined)?.[RUN_NAME];
+      merged.spanName = (typeof runName === 'string' && runName !== '' ? runName : undefined) ?? merged.spanName ?? this.getName();
+    }
     // Sent by the gateway fetch, which also drops the openai client's placeholder `Authorization`
     // unless provider auth is configured.
     const headers = createPortkeyHeaders(merged);

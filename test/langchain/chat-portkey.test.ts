@@ -228,6 +228,15 @@ describe('ChatPortkey through the real gateway', () => {
     }
   });
 
+  it('runName names the span (invoke and stream); a model-level spanName is the default name', async () => {
+    await inRequest('trace-names', 'dan', () => makeModel().invoke('named', { runName: 'summarizer' }));
+    await inRequest('trace-names', 'dan', async () => {
+      for await (const _ of await makeModel().stream('named', { runName: 'streamer' }));
+    });
+    await inRequest('trace-names', 'dan', () => makeModel({ spanName: 'support-bot' }).invoke('default name'));
+    expect(stack.gatewayRequests.map((r) => header(r, 'x-portkey-span-name'))).toEqual(['summarizer', 'streamer', 'support-bot']);
+  });
+
   it('precedence: model options < request context < withPortkeyOverrides < per-call portkey option', async () => {
     const model = makeModel({ cacheNamespace: 'model-ns', metadata: { app: 'shop', tier: 'model' } });
     await runWithPortkeyContext(
