@@ -116,6 +116,23 @@ function enclosingGraphTask(): string | undefined {
 const secret = (id: string) => ({ lc: 1, type: 'secret', id: [id] });
 
 /**
+ * `configuration.defaultHeaders` in any form the `openai` client takes (a record, `Headers`, entry
+ * pairs) as a record of strings; a `null` value (the client's "remove this header") is left out.
+ */
+function headerRecord(headers: unknown): Record<string, string> | undefined {
+  if (headers === undefined || headers === null) return undefined;
+  const out: Record<string, string> = {};
+  if (isPlainObject(headers)) {
+    for (const [name, value] of Object.entries(headers)) if (value !== null && value !== undefined) out[name] = String(value);
+  } else {
+    new Headers(headers as ConstructorParameters<typeof Headers>[0]).forEach((value, name) => {
+      out[name] = value;
+    });
+  }
+  return Object.keys(out).length > 0 ? out : undefined;
+}
+
+/**
  * The constructor fields as they serialize: every option given, each Portkey secret as a secret id
  * (the key from `PORTKEY_API_KEY` included), a custom host carrying credentials as the secret
  * `PORTKEY_CUSTOM_HOST`, the resolved `baseURL`; `configuration` and `callbacks` left out
@@ -222,7 +239,8 @@ export class ChatPortkey<CallOptions extends ChatPortkeyCallOptions = ChatPortke
     assertValidPortkeyOptions(portkey);
     const chatFields: Record<string, unknown> = { ...own };
     for (const key of PORTKEY_OPTION_KEYS) delete chatFields[key];
-    const { defaultHeaders, ...configuration } = own.configuration ?? {};
+    const { defaultHeaders: givenDefaultHeaders, ...configuration } = Object.assign(Object.create(null), own.configuration) as ClientOptions;
+    const defaultHeaders = headerRecord(givenDefaultHeaders);
     super({
       ...chatFields,
       // LangChain run metadata (for tracers) mirrors the Portkey metadata.
@@ -238,14 +256,14 @@ export class ChatPortkey<CallOptions extends ChatPortkeyCallOptions = ChatPortke
         logLevel: 'off',
         ...configuration,
         baseURL,
-        fetch: createGatewayFetch(configuration.fetch ?? globalThis.fetch, defaultHeaders as Record<string, string> | undefined),
+        fetch: createGatewayFetch(configuration.fetch ?? globalThis.fetch, defaultHeaders),
       },
     } as BaseChatOpenAIFields);
     // What LangChain serializes, already without a secret in clear (see toJSON); not enumerable.
     Object.defineProperty(this, 'lc_kwargs', { value: serializableFields(own, portkey, baseURL), enumerable: false, writable: true, configurable: true });
     this.baseURL = baseURL;
     this.#portkey = portkey;
-    this.#defaultHeaders = defaultHeaders as Record<string, string> | undefined;
+    this.#defaultHeaders = defaultHeaders;
     this.#maxRetries = own.maxRetries ?? DEFAULT_MAX_RETRIES;
   }
 
@@ -289,7 +307,12 @@ export class ChatPortkey<CallOptions extends ChatPortkeyCallOptions = ChatPortke
     if (!portkey || typeof portkey !== 'object') return super._getSerializedCacheKeyParametersForCall(rest as never);
     const routing: Record<string, unknown> = { ...portkey };
     for (const key of LABEL_OPTIONS) delete routing[key];
-    const digest = Object.keys(routing).length ? createHash('sha256').update(JSON.stringify(routing)).digest('hex').slice(0, 32) : undefined;
+    let digest: string | undefined;
+    try {
+      digest = Object.keys(routing).length ? createHash('sha256').update(JSON.stringify(routing)).digest('hex').slice(0, 32) : undefined;
+    } catch {
+      digest = 'unserializable'; // the call itself refuses such options with INVALID_OPTION
+    }
     return super._getSerializedCacheKeyParametersForCall({ ...rest, ...(digest ? { portkey: digest } : {}) } as never);
   }
 

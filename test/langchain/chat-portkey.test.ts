@@ -228,6 +228,15 @@ describe('ChatPortkey through the real gateway', () => {
     }
   });
 
+  it('configuration.defaultHeaders in any form reach the gateway; the per-call headers win', async () => {
+    const asHeaders = makeModel({ configuration: { defaultHeaders: new Headers({ 'x-team': 'blue', 'x-portkey-trace-id': 'not-this' }) } });
+    const asPairs = makeModel({ configuration: { defaultHeaders: [['x-team', 'green']] } });
+    await inRequest('trace-defaults', 'eve', () => asHeaders.invoke('one'));
+    await inRequest('trace-defaults', 'eve', () => asPairs.invoke('two'));
+    expect(stack.gatewayRequests.map((r) => header(r, 'x-team'))).toEqual(['blue', 'green']);
+    expect(stack.gatewayRequests.map((r) => header(r, 'x-portkey-trace-id'))).toEqual(['trace-defaults', 'trace-defaults']);
+  });
+
   it('runName names the span (invoke and stream); a model-level spanName is the default name', async () => {
     await inRequest('trace-names', 'dan', () => makeModel().invoke('named', { runName: 'summarizer' }));
     await inRequest('trace-names', 'dan', async () => {
