@@ -40,6 +40,12 @@ const pairs = [
   // a bare als.run Nest middleware, as on Express.
   ['nest-fastify-portkey', 'nest-fastify-als', 0.97],
   ['nest-fastify-als', 'nest-fastify-bare', null],
+  // Diagnostic pairs, run only when BENCH_PAIRS names them: where the Express middleware's cost goes.
+  ...[
+    ['express-portkey-noheader', 'express-als', null],
+    ['express-als-id', 'express-als', null],
+    ['express-als-header', 'express-als', null],
+  ].filter(([candidate, baseline]) => process.env.BENCH_PAIRS?.split(',').includes(`${candidate}/${baseline}`)),
 ]
   .filter(([candidate]) => !only || only.includes(candidate.split('-')[0]))
   .filter(([candidate, baseline]) => !onlyPairs || onlyPairs.includes(`${candidate}/${baseline}`));

@@ -2,6 +2,7 @@
 // Variants are the same hello-world app with a different request-context middleware in front.
 import { AsyncLocalStorage } from 'node:async_hooks';
 import express from 'express';
+import { generateTraceId } from 'portkey-context';
 import { portkeyMiddleware } from 'portkey-context/express';
 
 const variant = process.argv[2];
@@ -23,6 +24,21 @@ function startExpress(variant) {
     });
   } else if (variant === 'express-portkey') {
     app.use(portkeyMiddleware({ apiKey: 'pk-bench' }));
+  } else if (variant === 'express-portkey-noheader') {
+    app.use(portkeyMiddleware({ apiKey: 'pk-bench', responseHeader: false }));
+  } else if (variant === 'express-als-id') {
+    // Diagnostic: the bare floor plus a generated trace ID in the store.
+    const als = new AsyncLocalStorage();
+    app.use(function alsContextWithId(req, _res, next) {
+      als.run({ req, traceId: generateTraceId() }, next);
+    });
+  } else if (variant === 'express-als-header') {
+    // Diagnostic: the bare floor plus a constant response header of a trace ID's length.
+    const als = new AsyncLocalStorage();
+    app.use(function alsContextWithHeader(req, res, next) {
+      res.setHeader('x-portkey-trace-id', '0123456789abcdef0123456789abcdef');
+      als.run({ req }, next);
+    });
   } else if (variant !== 'express-bare') {
     throw new Error(`unknown variant ${variant}`);
   }
