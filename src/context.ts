@@ -3,6 +3,7 @@ import { invalidOption, PortkeyContextError } from './errors.js';
 import { assertValidPortkeyOptions, createPortkeyHeaders, isPlainObject, refuseBaseURL } from './headers.js';
 import { mergeMetadata } from './metadata.js';
 import { mergePortkeyOptions, type PortkeyMetadata, type PortkeyOptions, pickPortkeyOptions } from './options.js';
+import { ownOption as own } from './own.js';
 import { generateTraceId } from './trace-id.js';
 
 /**
@@ -72,11 +73,6 @@ export abstract class PortkeyContextBase implements PortkeyContext {
 function withoutRequestFields(options: PortkeyOptions | undefined): PortkeyOptions {
   const { traceId: _t, metadata: _m, ...rest } = pickPortkeyOptions(options);
   return rest;
-}
-
-/** An own property of an options object (never one inherited from a polluted prototype). */
-function own<T extends object, K extends keyof T>(object: T | undefined, key: K): T[K] | undefined {
-  return object !== undefined && object !== null && Object.hasOwn(object, key) ? object[key] : undefined;
 }
 
 class StaticContext extends PortkeyContextBase {

@@ -1,6 +1,7 @@
 import { describeType, invalidOption, PortkeyContextError } from './errors.js';
 import { asciiJson } from './ascii-json.js';
 import { metadataHeader } from './metadata.js';
+import { ownOption } from './own.js';
 import { SECRET_PORTKEY_OPTIONS } from './secrets.js';
 import { isValidTraceId } from './trace-id.js';
 import type { PortkeyOptions } from './options.js';
@@ -170,7 +171,7 @@ function forwardHeadersHeader(value: unknown): string {
  * @throws {@link PortkeyContextError} `INVALID_OPTION` when `options` has an own `baseURL`.
  */
 export function refuseBaseURL(options: object | undefined, where: string): void {
-  if (options && Object.hasOwn(options, 'baseURL') && (options as { baseURL?: unknown }).baseURL != null) {
+  if (ownOption(options as { baseURL?: unknown } | undefined, 'baseURL') != null) {
     throw new PortkeyContextError(
       'INVALID_OPTION',
       `Portkey option "baseURL" is where a model sends its calls: set it on the model (new ChatPortkey({ baseURL })) or in PORTKEY_BASE_URL, not on ${where}.`,

@@ -5,7 +5,8 @@ import { invalidOption, PortkeyContextError } from './errors.js';
 import { assertValidPortkeyOptions, isPlainObject, refuseBaseURL } from './headers.js';
 import { mergeMetadata, userMetadata } from './metadata.js';
 import { type PortkeyMetadata, type PortkeyOptions, pickPortkeyOptions } from './options.js';
-import { createTraceIdReader, type TraceIdOptions } from './trace-id.js';
+import { ownOption } from './own.js';
+import { createTraceIdReader, type TraceIdOptions, traceIdResponseHeader } from './trace-id.js';
 
 /** The least a request must have: Node's headers, and the `user` auth may set on it later. */
 export interface RequestLike {
@@ -182,6 +183,26 @@ export function createRequestContextFactory<Req extends RequestLike>(
     return (request) => new PortkeyRequestContext(readTraceId(request.headers), request, staticOptions, resolveMetadata);
   }
   return (request, response) => new PortkeyRequestContext(readTraceId(request.headers), request, staticOptions, resolveMetadata, response);
+}
+
+/** Options of a request-context entry point (the Express middleware, the NestJS module): {@link PortkeyRequestOptions} and the response header. */
+export interface PortkeyRequestEntryOptions<Req extends RequestLike = RequestLike> extends PortkeyRequestOptions<Req> {
+  /** Response header that returns the trace ID to the client; `false` sends none. @default 'x-portkey-trace-id' */
+  responseHeader?: string | false;
+}
+
+/**
+ * Checks an entry point's options once, at start-up, and compiles them: the per-request context
+ * factory and the response header to set (`false` for none). The Express middleware and the
+ * NestJS module share it.
+ *
+ * @throws {@link PortkeyContextError} `INVALID_OPTION` / `INVALID_HEADER_VALUE` for a bad option.
+ */
+export function compileRequestOptions<Req extends RequestLike>(
+  options: PortkeyRequestEntryOptions<Req> = {},
+): { createContext: (request: Req, response?: ResponseLike) => PortkeyRequestContext<Req>; responseHeader: string | false } {
+  const createContext = createRequestContextFactory<Req>(options);
+  return { createContext, responseHeader: traceIdResponseHeader(ownOption(options, 'responseHeader')) };
 }
 
 /**

@@ -1,6 +1,7 @@
 import { randomFillSync } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import { describeType, invalidOption, PortkeyContextError } from './errors.js';
+import { ownOption } from './own.js';
 
 /** Longest trace ID accepted from outside. */
 export const TRACE_ID_MAX_LENGTH = 128;
@@ -142,7 +143,7 @@ function readSources(headers: IncomingHttpHeaders, sources: readonly string[]): 
  * @throws {@link PortkeyContextError} `INVALID_OPTION` for a malformed `traceIdHeaders` list.
  */
 export function createTraceIdReader(options: TraceIdOptions = {}): (headers: IncomingHttpHeaders) => string {
-  const own = (key: keyof TraceIdOptions) => (Object.hasOwn(options, key) ? options[key] : undefined);
+  const own = (key: keyof TraceIdOptions) => ownOption(options, key);
   const given = own('traceIdHeaders') ?? DEFAULT_TRACE_ID_HEADERS;
   let list: unknown[];
   try {

@@ -1,12 +1,7 @@
 import { IncomingMessage, type ServerResponse } from 'node:http';
-import {
-  createRequestContextFactory,
-  findRequestContext,
-  type PortkeyContext,
-  type PortkeyRequestOptions,
-  portkeyContextStorage,
-  traceIdResponseHeader,
-} from '../../src/index.js';
+import { findRequestContext, type PortkeyContext, type PortkeyRequestOptions, portkeyContextStorage } from '../../src/index.js';
+// Internal: shared with the NestJS module, not part of the package's public API.
+import { compileRequestOptions } from '../../src/request-context.js';
 
 /** The request as the middleware sees it: Node's request, with the `user` auth sets later. */
 export type PortkeyExpressRequest = IncomingMessage & { user?: any; portkey?: PortkeyContext };
@@ -72,8 +67,7 @@ function portkeyGetter(this: IncomingMessage): PortkeyContext | undefined {
 export function portkeyMiddleware<Req extends PortkeyExpressRequest = PortkeyExpressRequest>(
   options: PortkeyMiddlewareOptions<Req> = {},
 ): (req: IncomingMessage, res: ServerResponse, next: (err?: unknown) => void) => void {
-  const createContext = createRequestContextFactory<Req>(options);
-  const responseHeader = traceIdResponseHeader(Object.hasOwn(options, 'responseHeader') ? options.responseHeader : undefined);
+  const { createContext, responseHeader } = compileRequestOptions<Req>(options);
   let exposedOn: object | null = null;
   return function portkeyContextMiddleware(req, res, next) {
     const context = createContext(req as Req, res);

@@ -1,6 +1,6 @@
 import type { ServerResponse } from 'node:http';
-import { type PortkeyRequestContext, portkeyContextStorage, type ResponseLike } from '../../src/index.js';
 import type { PortkeyNestRequest } from './options.js';
+import type { compilePortkeyModuleOptions, StartPortkeyContext } from './portkey.middleware.js';
 
 const INSTALLED = Symbol.for('portkey-context.nestjs.fastify-hook');
 
@@ -33,12 +33,6 @@ export interface FastifyAdapterLike {
   setOnRequestHook?(hook: AdapterRequestHook): void;
 }
 
-/** What the hooks start a request's context with. */
-export interface PortkeyFastifyHookOptions {
-  createContext: (request: PortkeyNestRequest, response?: ResponseLike) => PortkeyRequestContext<PortkeyNestRequest>;
-  responseHeader: string | false;
-}
-
 /**
  * Starts the Portkey context of every request of a `@nestjs/platform-fastify` app in the adapter's
  * request hook, with no Nest middleware (so `@fastify/middie` has nothing to run for it) and no
@@ -66,19 +60,14 @@ export interface PortkeyFastifyHookOptions {
  * Idempotent per Fastify instance.
  *
  * @param adapter - the app's `FastifyAdapter`, before the app is ready.
- * @param options - the compiled module options.
+ * @param start - the compiled module options ({@link compilePortkeyModuleOptions}).
  */
-export function installPortkeyFastifyHooks(adapter: FastifyAdapterLike, { createContext, responseHeader }: PortkeyFastifyHookOptions): void {
+export function installPortkeyFastifyHooks(adapter: FastifyAdapterLike, start: StartPortkeyContext): void {
   const instance = adapter.getInstance<FastifyInstanceLike & { [INSTALLED]?: true }>();
   if (instance[INSTALLED]) return;
   instance[INSTALLED] = true;
 
-  const startContext = (request: PortkeyNestRequest, reply: FastifyReplyLike, next: Done): void => {
-    const response = reply.raw;
-    const context = createContext(request, response);
-    if (responseHeader) response.setHeader(responseHeader, context.traceId);
-    portkeyContextStorage.run(context, next);
-  };
+  const startContext = (request: PortkeyNestRequest, reply: FastifyReplyLike, next: Done): void => start(request, reply.raw, next);
 
   const setOnRequestHook = adapter.setOnRequestHook;
   if (typeof setOnRequestHook !== 'function') {

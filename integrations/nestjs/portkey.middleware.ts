@@ -1,32 +1,32 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Inject, Injectable, type NestMiddleware } from '@nestjs/common';
-import {
-  createRequestContextFactory,
-  type ResponseLike,
-  type PortkeyRequestContext,
-  portkeyContextStorage,
-  traceIdResponseHeader,
-} from '../../src/index.js';
+import { portkeyContextStorage } from '../../src/index.js';
+// Internal: shared with the Express middleware, not part of the package's public API.
+import { compileRequestOptions } from '../../src/request-context.js';
 import type { PortkeyModuleOptions, PortkeyNestRequest } from './options.js';
 import { PORTKEY_MODULE_OPTIONS } from './tokens.js';
 
 /** The request as the middleware sees it: Express's request (Node's request under other adapters). */
 export type PortkeyMiddlewareRequest = IncomingMessage & { user?: any };
 
+/** Runs the rest of a request (`next`) inside its new Portkey context, the trace ID set on the response. */
+export type StartPortkeyContext = (request: PortkeyNestRequest, response: ServerResponse, next: () => void) => void;
+
 /**
- * Checks the module options and builds the per-request context factory from them.
+ * Checks the module options and compiles them into the one function both ways of mounting the
+ * module use (the Nest middleware on Express, the adapter's request hook on Fastify).
  *
  * @param options - the module options.
- * @returns the context factory and the response header to set (`false` for none).
+ * @returns the function that starts a request's context.
  * @throws {@link PortkeyContextError} `INVALID_OPTION` / `INVALID_HEADER_VALUE` for a bad static option.
  */
-export function compilePortkeyModuleOptions(options: PortkeyModuleOptions = {}): {
-  createContext: (request: PortkeyNestRequest, response?: ResponseLike) => PortkeyRequestContext<PortkeyNestRequest>;
-  responseHeader: string | false;
-} {
-  const createContext = createRequestContextFactory<PortkeyNestRequest>(options);
-  const responseHeader = traceIdResponseHeader(Object.hasOwn(options, 'responseHeader') ? options.responseHeader : undefined);
-  return { createContext, responseHeader };
+export function compilePortkeyModuleOptions(options: PortkeyModuleOptions = {}): StartPortkeyContext {
+  const { createContext, responseHeader } = compileRequestOptions<PortkeyNestRequest>(options);
+  return function startPortkeyContext(request, response, next) {
+    const context = createContext(request, response);
+    if (responseHeader) response.setHeader(responseHeader, context.traceId);
+    portkeyContextStorage.run(context, next);
+  };
 }
 
 /**
@@ -42,17 +42,14 @@ export function compilePortkeyModuleOptions(options: PortkeyModuleOptions = {}):
  */
 @Injectable()
 export class PortkeyMiddleware implements NestMiddleware {
-  readonly #createContext: (request: PortkeyNestRequest, response?: ResponseLike) => PortkeyRequestContext<PortkeyNestRequest>;
-  readonly #responseHeader: string | false;
+  readonly #start: StartPortkeyContext;
 
   /**
    * @param options - the module options (explicit token: works without decorator metadata).
    * @throws {@link PortkeyContextError} for a bad static option, when Nest creates the middleware at start-up.
    */
   constructor(@Inject(PORTKEY_MODULE_OPTIONS) options: PortkeyModuleOptions) {
-    const compiled = compilePortkeyModuleOptions(options);
-    this.#createContext = compiled.createContext;
-    this.#responseHeader = compiled.responseHeader;
+    this.#start = compilePortkeyModuleOptions(options);
   }
 
   /**
@@ -63,8 +60,6 @@ export class PortkeyMiddleware implements NestMiddleware {
    * @param next - the rest of the request.
    */
   use(req: PortkeyMiddlewareRequest, res: ServerResponse, next: (error?: unknown) => void): void {
-    const context = this.#createContext(req, res);
-    if (this.#responseHeader) res.setHeader(this.#responseHeader, context.traceId);
-    portkeyContextStorage.run(context, next);
+    this.#start(req, res, next);
   }
 }
