@@ -194,7 +194,7 @@ export function withPortkeyOverrides<R>(overrides: PortkeyOptions, fn: () => R):
   const parent = portkeyContextStorage.getStore();
   const store = parent
     ? new OverrideContext(parent, overrides)
-    : new StaticContext({ traceId: own(overrides, 'traceId'), metadata: own(overrides, 'metadata') ?? undefined, options: overrides });
+    : new StaticContext({ options: overrides }); // the context reads traceId and metadata from its options
   return portkeyContextStorage.run(store, fn);
 }
 

@@ -39,8 +39,8 @@ export const PORTKEY_HEADER_NAMES = {
   forwardHeaders: 'x-portkey-forward-headers',
 } as const;
 
-/** Options whose values are never echoed in an error: secrets, and URLs (which can carry credentials). */
-const NOT_ECHOED: ReadonlySet<string> = new Set([...SECRET_PORTKEY_OPTIONS, 'awsRegion', 'customHost', 'baseURL']);
+/** Options whose values are never echoed in an error: secrets, the AWS region, and the custom host (a URL can carry credentials). */
+const NOT_ECHOED: ReadonlySet<string> = new Set([...SECRET_PORTKEY_OPTIONS, 'awsRegion', 'customHost']);
 
 /** Printable ASCII and tab: what every HTTP client sends without complaint. */
 const SAFE_HEADER_VALUE = /^[\t\x20-\x7e]*$/;

@@ -159,12 +159,6 @@ export function resolvePortkeyOptions<T extends PortkeyOptions>(options: T, env:
   if (typeof given !== 'string') {
     throw new PortkeyContextError('INVALID_OPTION', `Portkey option "baseURL" must be a string, got ${given === null ? 'null' : typeof given}.`);
   }
-  if (given.includes('?') || given.includes('#')) {
-    throw new PortkeyContextError(
-      'INVALID_OPTION',
-      'baseURL must not contain credentials, a query string or a fragment: send keys as Portkey options (apiKey, authorization, …), which are sent as headers.',
-    );
-  }
   const baseURL = trimTrailingSlashes(given);
   let parsed: URL | undefined;
   try {
@@ -178,7 +172,8 @@ export function resolvePortkeyOptions<T extends PortkeyOptions>(options: T, env:
       `baseURL must be an http(s) URL such as https://api.portkey.ai/v1 or http://localhost:8787/v1 (got ${baseURL.length} characters that are not one).`,
     );
   }
-  if (parsed.username || parsed.password || parsed.search || parsed.hash) {
+  // `?` / `#` checked on the text: an empty query or fragment parses as none.
+  if (parsed.username || parsed.password || given.includes('?') || given.includes('#')) {
     throw new PortkeyContextError(
       'INVALID_OPTION',
       'baseURL must not contain credentials, a query string or a fragment: send keys as Portkey options (apiKey, authorization, …), which are sent as headers.',
