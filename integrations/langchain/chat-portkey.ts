@@ -22,6 +22,7 @@ import {
   pickPortkeyOptions,
   PortkeyContextError,
   resolvePortkeyOptions,
+  type SECRET_PORTKEY_OPTIONS,
   secretValues,
   tryGetPortkeyContext,
   urlSecrets,
@@ -80,7 +81,8 @@ function eitherSignal(a: AbortSignal | undefined, b: AbortSignal | undefined): A
 }
 
 /** Portkey secret options → the secret id they serialize as (and `load()` reads back). */
-const SECRET_IDS: Record<string, string> = {
+// Typed by SECRET_PORTKEY_OPTIONS: a secret option added there cannot be missing here.
+const SECRET_IDS: Record<(typeof SECRET_PORTKEY_OPTIONS)[number], string> = {
   apiKey: 'PORTKEY_API_KEY',
   virtualKey: 'PORTKEY_VIRTUAL_KEY',
   authorization: 'PORTKEY_PROVIDER_AUTHORIZATION',
@@ -142,7 +144,7 @@ function serializableFields(fields: ChatPortkeyInput, portkey: PortkeyOptions, b
   const out: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(fields)) {
     if (value === undefined || key === 'configuration' || key === 'callbacks' || typeof value === 'function') continue;
-    out[key] = key in SECRET_IDS ? secret(SECRET_IDS[key]!) : value;
+    out[key] = key in SECRET_IDS ? secret(SECRET_IDS[key as keyof typeof SECRET_IDS]) : value;
   }
   if (out.apiKey === undefined && portkey.apiKey !== undefined) out.apiKey = secret('PORTKEY_API_KEY');
   if (urlSecrets(portkey.customHost).length > 0) out.customHost = secret('PORTKEY_CUSTOM_HOST');

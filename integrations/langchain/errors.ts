@@ -35,8 +35,6 @@ function connectionCause(error: unknown): string | undefined {
   return reason;
 }
 
-const redact = redactSecrets;
-
 /**
  * Redacts every string an error carries — `message`, `stack`, the `openai` error body on `error`,
  * any other field, and the same on its `cause` chain — so no channel (`util.inspect`,
@@ -54,7 +52,7 @@ function scrub(value: unknown, secrets: readonly string[], seen: WeakSet<object>
       continue;
     }
     if (typeof field === 'string') {
-      const clean = redact(field, secrets);
+      const clean = redactSecrets(field, secrets);
       if (clean !== field) {
         try {
           (value as Record<string, unknown>)[key] = clean;
@@ -78,7 +76,7 @@ function restack(stack: string | undefined, oldMessage: string, name: string, me
   return `${name}: ${message}${frames >= 0 ? stack.slice(frames) : ''}`;
 }
 
-function describeInPlace(error: Error, info: CallErrorInfo, secrets: readonly string[]): Error {
+function describeInPlace(error: Error, info: CallErrorInfo): Error {
   const status = (error as { status?: unknown }).status;
   let message = error.message;
   if (isConnectionError(error)) {
@@ -89,7 +87,7 @@ function describeInPlace(error: Error, info: CallErrorInfo, secrets: readonly st
       '431 The Portkey gateway refused the call: its request headers are too large (over ~16 KB in all). ' +
       'Metadata is capped at 4 KB; shrink the config or other x-portkey-* values.';
   }
-  message = redact(withTraceId(message, info.traceId), secrets);
+  message = withTraceId(message, info.traceId); // secrets: scrubbed from message and stack after
   if (message !== error.message) {
     // Read the stack first: V8 formats it lazily, with the message current at the first read.
     const stack = error.stack;
@@ -136,13 +134,13 @@ export function describeCallError(error: unknown, info: CallErrorInfo): unknown 
     result = new PortkeyContextError(
       'MALFORMED_RESPONSE',
       withTraceId(
-        redact(`The Portkey gateway at ${gateway} sent a body that is not valid JSON or server-sent events (${error.message.slice(0, 200)}).`, secrets),
+        `The Portkey gateway at ${gateway} sent a body that is not valid JSON or server-sent events (${error.message.slice(0, 200)}).`,
         info.traceId,
       ),
       { cause: error, traceId: info.traceId },
     );
   } else {
-    result = describeInPlace(error, info, secrets);
+    result = describeInPlace(error, info);
     if (info.traceId !== undefined) (result as { traceId?: string }).traceId = info.traceId;
   }
   scrub(result, secrets, new WeakSet(), 0);

@@ -75,7 +75,7 @@ function requestHeaders(
   defaults: Record<string, string> | undefined,
 ): Headers {
   const headers = given instanceof Headers ? given : new Headers(given);
-  if (defaults) for (const [name, value] of Object.entries(defaults)) if (typeof value === 'string' && !headers.has(name)) headers.set(name, value);
+  if (defaults) for (const [name, value] of Object.entries(defaults)) if (!headers.has(name)) headers.set(name, value);
   if (portkey) {
     for (const name of Object.keys(portkey)) headers.set(name, portkey[name]!);
     if (portkey.Authorization === undefined) headers.delete('authorization');
