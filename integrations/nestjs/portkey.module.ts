@@ -16,15 +16,19 @@ import { PortkeyContextService } from './portkey-context.service.js';
 import { compilePortkeyModuleOptions, PortkeyMiddleware } from './portkey.middleware.js';
 import { PORTKEY_MODULE_OPTIONS } from './tokens.js';
 
-/** Every route, in the path syntax of the installed Nest (path-to-regexp 8). */
-const EVERY_ROUTE = '{*path}';
+/**
+ * Every route, in a syntax every supported Nest reads: Nest 10 matches `'*'` itself; Nest 11 and 12
+ * turn exactly this "all" wildcard into `{*path}` without a warning (`LegacyRouteConverter`).
+ * (`'{*path}'` would mount nothing on Nest 10.)
+ */
+const EVERY_ROUTE = '*';
 
 /**
  * Gives every request of a Nest app a Portkey context — trace ID from the incoming request, user
  * from whatever guard authenticated it — with no other wiring. Import it once, in `AppModule`; it
  * is global, so {@link PortkeyContextService} can be injected everywhere.
  *
- * On `@nestjs/platform-express` it mounts one middleware for every route (`forRoutes('{*path}')`,
+ * On `@nestjs/platform-express` it mounts one middleware for every route (`forRoutes('*')`,
  * global prefix and versioning included). On `@nestjs/platform-fastify` it mounts no middleware:
  * the adapter's request hook (the first Fastify `onRequest` hook, before Nest middleware) starts
  * the context from Fastify's request, where guards set `user` (see `installPortkeyFastifyHooks`).
