@@ -1,8 +1,9 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
+import { BRAND, hasBrand, setBrand } from './brand.js';
 import { invalidOption, PortkeyContextError } from './errors.js';
 import { assertValidPortkeyOptions, createPortkeyHeaders, isPlainObject, refuseBaseURL } from './headers.js';
 import { mergeMetadata } from './metadata.js';
-import { mergePortkeyOptions, type PortkeyMetadata, type PortkeyOptions, pickPortkeyOptions } from './options.js';
+import { mergePortkeyOptions, type PortkeyMetadataRecord, type PortkeyOptions, pickPortkeyOptions } from './options.js';
 import { ownOption as own } from './own.js';
 import { generateTraceId } from './trace-id.js';
 
@@ -14,7 +15,7 @@ export interface PortkeyContext {
   /** The trace ID every gateway call in this context carries. */
   readonly traceId: string;
   /** The metadata in force, resolved now (a user set by auth after the context began is included). */
-  readonly metadata: PortkeyMetadata;
+  readonly metadata: PortkeyMetadataRecord;
   /** Other Portkey options in force for gateway calls (app defaults, then overrides). */
   readonly options: PortkeyOptions;
   /**
@@ -36,7 +37,7 @@ export interface PortkeyContextInit {
   /** Trace ID; generated with {@link generateTraceId} when absent. */
   traceId?: string;
   /** Metadata, or a function called each time headers are built (for values known later, like the user). */
-  metadata?: PortkeyMetadata | (() => PortkeyMetadata);
+  metadata?: PortkeyMetadataRecord | (() => PortkeyMetadataRecord);
   /** Other Portkey options for gateway calls made in this context. */
   options?: PortkeyOptions;
   /** Aborts the context's gateway calls when it fires (a job's cancellation, say). */
@@ -59,7 +60,7 @@ function environmentDefaults(): PortkeyOptions | undefined {
 /** Shared behaviour of every context kind: how headers are made from traceId, metadata and options. */
 export abstract class PortkeyContextBase implements PortkeyContext {
   abstract readonly traceId: string;
-  abstract readonly metadata: PortkeyMetadata;
+  abstract readonly metadata: PortkeyMetadataRecord;
   abstract readonly options: PortkeyOptions;
   abstract readonly signal: AbortSignal | undefined;
 
@@ -68,6 +69,12 @@ export abstract class PortkeyContextBase implements PortkeyContext {
       mergePortkeyOptions(environmentDefaults(), this.options, { traceId: this.traceId, metadata: this.metadata }, overrides),
     );
   }
+}
+setBrand(PortkeyContextBase.prototype, BRAND.context);
+
+/** Whether `value` is a context made by either build of this package (not a plain init object). */
+export function isPortkeyContext(value: unknown): value is PortkeyContext {
+  return hasBrand(value, BRAND.context);
 }
 
 function withoutRequestFields(options: PortkeyOptions | undefined): PortkeyOptions {
@@ -79,7 +86,7 @@ class StaticContext extends PortkeyContextBase {
   readonly traceId: string;
   readonly options: PortkeyOptions;
   readonly signal: AbortSignal | undefined;
-  readonly #staticMetadata: PortkeyMetadata | undefined;
+  readonly #staticMetadata: PortkeyMetadataRecord | undefined;
   readonly #metadata: PortkeyContextInit['metadata'];
 
   constructor(init: PortkeyContextInit) {
@@ -97,25 +104,25 @@ class StaticContext extends PortkeyContextBase {
     this.traceId = (own(init, 'traceId') ?? own(options, 'traceId') ?? generateTraceId()) as string;
     this.options = withoutRequestFields(options);
     this.signal = signal;
-    this.#staticMetadata = (own(options, 'metadata') ?? undefined) as PortkeyMetadata | undefined;
+    this.#staticMetadata = (own(options, 'metadata') ?? undefined) as PortkeyMetadataRecord | undefined;
     this.#metadata = metadata as PortkeyContextInit['metadata'];
     assertValidPortkeyOptions({ ...this.options, traceId: this.traceId, metadata: this.#staticMetadata });
   }
 
-  get metadata(): PortkeyMetadata {
+  get metadata(): PortkeyMetadataRecord {
     const own = typeof this.#metadata === 'function' ? this.#metadata() : this.#metadata;
     return mergeMetadata(this.#staticMetadata, own);
   }
 }
 
-/** Where a nested scope keeps the context it was opened in. */
-export const PARENT_CONTEXT: unique symbol = Symbol('portkey-context.parent');
+/** Where a nested scope keeps the context it was opened in (registered: both builds read it). */
+export const PARENT_CONTEXT: unique symbol = Symbol.for('portkey-context.parent');
 
 class OverrideContext extends PortkeyContextBase {
   readonly [PARENT_CONTEXT]: PortkeyContext;
   readonly traceId: string;
   readonly options: PortkeyOptions;
-  readonly #metadata: PortkeyMetadata | undefined;
+  readonly #metadata: PortkeyMetadataRecord | undefined;
 
   constructor(parent: PortkeyContext, overrides: PortkeyOptions) {
     super();
@@ -123,12 +130,12 @@ class OverrideContext extends PortkeyContextBase {
     refuseBaseURL(overrides, 'a scope');
     this[PARENT_CONTEXT] = parent;
     this.traceId = (own(overrides as PortkeyOptions, 'traceId') ?? parent.traceId) as string;
-    this.#metadata = (own(overrides as PortkeyOptions, 'metadata') ?? undefined) as PortkeyMetadata | undefined;
+    this.#metadata = (own(overrides as PortkeyOptions, 'metadata') ?? undefined) as PortkeyMetadataRecord | undefined;
     this.options = { ...parent.options, ...withoutRequestFields(overrides) };
     assertValidPortkeyOptions({ ...this.options, traceId: this.traceId, metadata: this.#metadata });
   }
 
-  get metadata(): PortkeyMetadata {
+  get metadata(): PortkeyMetadataRecord {
     return this.#metadata ? mergeMetadata(this[PARENT_CONTEXT].metadata, this.#metadata) : this[PARENT_CONTEXT].metadata;
   }
 
@@ -152,7 +159,7 @@ class OverrideContext extends PortkeyContextBase {
  * ```
  */
 export function runWithPortkeyContext<R>(context: PortkeyContextInit | PortkeyContext, fn: () => R): R {
-  const store = context instanceof PortkeyContextBase ? context : new StaticContext(context as PortkeyContextInit);
+  const store = isPortkeyContext(context) ? context : new StaticContext(context as PortkeyContextInit);
   return portkeyContextStorage.run(store, fn);
 }
 

@@ -1,3 +1,5 @@
+import { BRAND, hasBrand, setBrand } from './brand.js';
+
 /** What went wrong, as a stable code callers can branch on. */
 export type PortkeyContextErrorCode =
   | 'NO_CONTEXT'
@@ -23,6 +25,12 @@ export type PortkeyContextErrorCode =
  * ```
  */
 export class PortkeyContextError extends Error {
+  /** `instanceof` holds for an error made by either build of the package (ESM and CJS loaded side by side). */
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    return hasBrand(value, BRAND.error);
+  }
+
+
   /** Stable machine-readable code. */
   readonly code: PortkeyContextErrorCode;
   /** The Portkey trace ID of the gateway call that failed, when there was one. */
@@ -35,6 +43,8 @@ export class PortkeyContextError extends Error {
     if (options?.traceId !== undefined) this.traceId = options.traceId;
   }
 }
+
+setBrand(PortkeyContextError.prototype, BRAND.error);
 
 /** What a value is, for a type error: `an array`, `null`, `a Set`, `a string`… (never the value itself). */
 export function describeType(value: unknown): string {

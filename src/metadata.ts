@@ -1,5 +1,5 @@
 import { asciiJson } from './ascii-json.js';
-import type { PortkeyMetadata } from './options.js';
+import type { PortkeyMetadataRecord } from './options.js';
 
 /** Portkey's limit on a metadata value, in characters; longer values are truncated to it. */
 export const METADATA_VALUE_MAX_LENGTH = 128;
@@ -41,7 +41,7 @@ function toMetadataString(value: unknown): string | undefined {
  *
  * @returns a new plain object of strings.
  */
-export function normalizeMetadata(metadata: PortkeyMetadata | undefined): Record<string, string> {
+export function normalizeMetadata(metadata: PortkeyMetadataRecord | undefined): Record<string, string> {
   const out: Record<string, string> = {};
   if (!metadata || typeof metadata !== 'object') return out;
   let keys: string[];
@@ -89,7 +89,7 @@ const SPECIAL_KEYS = ['_user', '_organisation', '_environment', '_prompt'] as co
  * @param metadata - the merged metadata of a call.
  * @param maxLength - the budget in characters. @default METADATA_HEADER_MAX_LENGTH
  */
-export function metadataHeader(metadata: PortkeyMetadata | undefined, maxLength: number = METADATA_HEADER_MAX_LENGTH): string | undefined {
+export function metadataHeader(metadata: PortkeyMetadataRecord | undefined, maxLength: number = METADATA_HEADER_MAX_LENGTH): string | undefined {
   const normalized = normalizeMetadata(metadata);
   const keys = Object.keys(normalized);
   if (keys.length === 0) return undefined;
@@ -112,8 +112,8 @@ export function metadataHeader(metadata: PortkeyMetadata | undefined, maxLength:
  * `base` with `over`'s entries on top, copied key by key: a throwing getter or a revoked Proxy
  * costs its entries, never the call.
  */
-export function mergeMetadata(base: PortkeyMetadata | undefined, over: PortkeyMetadata | undefined): PortkeyMetadata {
-  const out: PortkeyMetadata = {};
+export function mergeMetadata(base: PortkeyMetadataRecord | undefined, over: PortkeyMetadataRecord | undefined): PortkeyMetadataRecord {
+  const out: PortkeyMetadataRecord = {};
   for (const source of [base, over]) {
     if (!source || typeof source !== 'object') continue;
     let keys: string[];
@@ -168,10 +168,10 @@ const ORGANISATION_KEYS = [
  *
  * @param user - whatever the app's auth put on the request (`req.user`).
  */
-export function userMetadata(user: unknown): PortkeyMetadata {
+export function userMetadata(user: unknown): PortkeyMetadataRecord {
   if (user === undefined || user === null) return {};
   if (typeof user === 'string' || typeof user === 'number') return { _user: user };
-  const metadata: PortkeyMetadata = {};
+  const metadata: PortkeyMetadataRecord = {};
   // Auth objects are not ours: a throwing getter or a revoked Proxy costs the user id, never the request.
   try {
     const id = firstId(user, USER_ID_KEYS);

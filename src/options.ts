@@ -3,7 +3,7 @@ import { isPlainObject } from './headers.js';
 import { mergeMetadata } from './metadata.js';
 
 /** Metadata attached to gateway calls; `_user`, `_organisation`, `_environment`, `_prompt` are Portkey's special keys. */
-export type PortkeyMetadata = Record<string, unknown>;
+export type PortkeyMetadataRecord = Record<string, unknown>;
 
 /**
  * Every Portkey client parameter from Portkey's SDK-client and header docs, in camelCase.
@@ -27,7 +27,7 @@ export interface PortkeyOptions {
   /** Trace ID grouping requests in Portkey's logs → `x-portkey-trace-id`. */
   traceId?: string;
   /** Metadata for analytics and logs → `x-portkey-metadata` (JSON; values become strings of ≤ 128 chars). */
-  metadata?: PortkeyMetadata;
+  metadata?: PortkeyMetadataRecord;
   /** Force a cache refresh → `x-portkey-cache-force-refresh`. */
   cacheForceRefresh?: boolean;
   /** Cache partition → `x-portkey-cache-namespace`. */

@@ -1,10 +1,11 @@
 import type { IncomingHttpHeaders } from 'node:http';
+import { BRAND, hasBrand, setBrand } from './brand.js';
 import { PARENT_CONTEXT, type PortkeyContext, PortkeyContextBase, portkeyContextStorage } from './context.js';
 import { disconnectSignal, type ResponseLike } from './disconnect.js';
 import { invalidOption, PortkeyContextError } from './errors.js';
 import { assertValidPortkeyOptions, isPlainObject, refuseBaseURL } from './headers.js';
 import { mergeMetadata, userMetadata } from './metadata.js';
-import { type PortkeyMetadata, type PortkeyOptions, pickPortkeyOptions } from './options.js';
+import { type PortkeyMetadataRecord, type PortkeyOptions, pickPortkeyOptions } from './options.js';
 import { ownOption } from './own.js';
 import { createTraceIdReader, type TraceIdOptions, traceIdResponseHeader } from './trace-id.js';
 
@@ -20,8 +21,8 @@ export interface RequestLike {
  * time headers are built, so a user set by auth after the context began is seen.
  */
 export type RequestMetadataOption<Req> =
-  | PortkeyMetadata
-  | ((request: Req, defaults: PortkeyMetadata) => PortkeyMetadata | undefined);
+  | PortkeyMetadataRecord
+  | ((request: Req, defaults: PortkeyMetadataRecord) => PortkeyMetadataRecord | undefined);
 
 /** Options of a request-scoped context: the app's Portkey defaults plus trace-ID and metadata rules. */
 export interface PortkeyRequestOptions<Req extends RequestLike = RequestLike>
@@ -50,7 +51,7 @@ export class PortkeyRequestContext<Req extends RequestLike = RequestLike> extend
    * (Fastify's, under NestJS) once they have it.
    */
   declare request: Req;
-  readonly #resolveMetadata: (request: Req) => PortkeyMetadata;
+  readonly #resolveMetadata: (request: Req) => PortkeyMetadataRecord;
   /**
    * The response whose early close aborts the request's calls, until the signal is asked for; then
    * the signal. One field for both: a field more per request measurably slowed `bench/`.
@@ -61,7 +62,7 @@ export class PortkeyRequestContext<Req extends RequestLike = RequestLike> extend
     traceId: string,
     request: Req,
     options: PortkeyOptions,
-    resolveMetadata: (request: Req) => PortkeyMetadata,
+    resolveMetadata: (request: Req) => PortkeyMetadataRecord,
     response?: ResponseLike,
   ) {
     super();
@@ -72,7 +73,7 @@ export class PortkeyRequestContext<Req extends RequestLike = RequestLike> extend
     this.#abort = response;
   }
 
-  get metadata(): PortkeyMetadata {
+  get metadata(): PortkeyMetadataRecord {
     return this.#resolveMetadata(this.request);
   }
 
@@ -85,6 +86,7 @@ export class PortkeyRequestContext<Req extends RequestLike = RequestLike> extend
     return signal;
   }
 }
+setBrand(PortkeyRequestContext.prototype, BRAND.requestContext);
 
 /** `request.user`, or `undefined` when reading it throws (a getter of someone else's auth). */
 function readUser(request: RequestLike): unknown {
@@ -95,9 +97,9 @@ function readUser(request: RequestLike): unknown {
   }
 }
 
-function metadataResolver<Req extends RequestLike>(option: RequestMetadataOption<Req> | undefined): (request: Req) => PortkeyMetadata {
+function metadataResolver<Req extends RequestLike>(option: RequestMetadataOption<Req> | undefined): (request: Req) => PortkeyMetadataRecord {
   const environment = process.env.NODE_ENV;
-  const base: PortkeyMetadata = environment ? { _environment: environment } : {};
+  const base: PortkeyMetadataRecord = environment ? { _environment: environment } : {};
   if (typeof option !== 'function') {
     const fixed = mergeMetadata(base, option);
     return (request) => {
@@ -126,7 +128,7 @@ function metadataResolver<Req extends RequestLike>(option: RequestMetadataOption
       );
     }
     if (typeof result !== 'object') throw invalidOption('metadata', 'a function returning an object', result);
-    return result as PortkeyMetadata;
+    return result as PortkeyMetadataRecord;
   };
 }
 
@@ -212,7 +214,7 @@ export function compileRequestOptions<Req extends RequestLike>(
 export function findRequestContext<Req extends RequestLike>(request: Req): PortkeyRequestContext<Req> | undefined {
   let context: PortkeyContext | undefined = portkeyContextStorage.getStore();
   while (context) {
-    if (context instanceof PortkeyRequestContext && context.request === request) return context as PortkeyRequestContext<Req>;
+    if (hasBrand(context, BRAND.requestContext) && (context as PortkeyRequestContext).request === request) return context as PortkeyRequestContext<Req>;
     context = (context as { [PARENT_CONTEXT]?: PortkeyContext })[PARENT_CONTEXT];
   }
   return undefined;

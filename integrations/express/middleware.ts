@@ -1,5 +1,6 @@
 import { IncomingMessage, type ServerResponse } from 'node:http';
-import { findRequestContext, type PortkeyContext, type PortkeyRequestOptions, portkeyContextStorage } from '../../src/index.js';
+import { type PortkeyContext, portkeyContextStorage } from '../../src/context.js';
+import { findRequestContext, type PortkeyRequestOptions } from '../../src/request-context.js';
 // Internal: shared with the NestJS module, not part of the package's public API.
 import { compileRequestOptions } from '../../src/request-context.js';
 

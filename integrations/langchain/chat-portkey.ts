@@ -12,24 +12,12 @@ import {
   type ChatOpenAICompletionsCallOptions,
   type ClientOptions,
 } from '@langchain/openai';
-import {
-  assertValidPortkeyOptions,
-  createPortkeyHeaders,
-  generateSpanId,
-  mergePortkeyOptions,
-  PORTKEY_OPTION_KEYS,
-  type PortkeyOptions,
-  pickPortkeyOptions,
-  PortkeyContextError,
-  resolvePortkeyOptions,
-  type SECRET_PORTKEY_OPTIONS,
-  secretValues,
-  tryGetPortkeyContext,
-  urlSecrets,
-} from '../../src/index.js';
-// Internal helpers, not part of the package's public API.
-import { describeType } from '../../src/errors.js';
-import { isPlainObject, refuseBaseURL } from '../../src/headers.js';
+import { tryGetPortkeyContext } from '../../src/context.js';
+import { describeType, PortkeyContextError } from '../../src/errors.js';
+import { assertValidPortkeyOptions, createPortkeyHeaders, isPlainObject, refuseBaseURL } from '../../src/headers.js';
+import { mergePortkeyOptions, PORTKEY_OPTION_KEYS, type PortkeyOptions, pickPortkeyOptions, resolvePortkeyOptions } from '../../src/options.js';
+import { type SECRET_PORTKEY_OPTIONS, secretValues, urlSecrets } from '../../src/secrets.js';
+import { generateSpanId } from '../../src/trace-id.js';
 import { mergeMetadata } from '../../src/metadata.js';
 import { type CallErrorInfo, describeCallError, emptyAnswerError, incompleteStreamError } from './errors.js';
 import { createGatewayFetch, GATEWAY_CALL, type GatewayResponseInfo, gatewayResponseMetadata } from './gateway-fetch.js';

@@ -3,7 +3,8 @@
  * or malformed response, the gateway URL when it cannot be reached, the trace ID once — and never
  * show a key. Every error a ChatPortkey call throws passes through {@link describeCallError}.
  */
-import { displayURL, PortkeyContextError, redactSecrets } from '../../src/index.js';
+import { PortkeyContextError } from '../../src/errors.js';
+import { displayURL, redactSecrets } from '../../src/secrets.js';
 import { isConnectionError, isTimeoutError } from './retry.js';
 
 /** What a call's errors are described with. */

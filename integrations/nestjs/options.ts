@@ -1,6 +1,6 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { InjectionToken, ModuleMetadata, OptionalFactoryDependency } from '@nestjs/common';
-import type { PortkeyRequestOptions } from '../../src/index.js';
+import type { PortkeyRequestOptions } from '../../src/request-context.js';
 
 /**
  * The request the module's `metadata(req, defaults)` option receives: the request Nest handles —

@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
-import { type PortkeyContext, type PortkeyMetadata, type PortkeyOptions, withPortkeyOverrides } from '../../src/index.js';
+import { type PortkeyContext, withPortkeyOverrides } from '../../src/context.js';
+import type { PortkeyMetadataRecord, PortkeyOptions } from '../../src/options.js';
 import { requirePortkeyContext } from './require-context.js';
 
 /**
@@ -48,7 +49,7 @@ export class PortkeyContextService {
    * The metadata in force, resolved now: the user set by a guard is included once the guard ran.
    * @throws {@link PortkeyContextError} `NO_CONTEXT` outside a request.
    */
-  get metadata(): PortkeyMetadata {
+  get metadata(): PortkeyMetadataRecord {
     return requirePortkeyContext().metadata;
   }
 

@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Inject, Injectable, type NestMiddleware } from '@nestjs/common';
-import { portkeyContextStorage } from '../../src/index.js';
+import { portkeyContextStorage } from '../../src/context.js';
 // Internal: shared with the Express middleware, not part of the package's public API.
 import { compileRequestOptions } from '../../src/request-context.js';
 import type { PortkeyModuleOptions, PortkeyNestRequest } from './options.js';

@@ -9,7 +9,7 @@ import {
   type Provider,
 } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
-import { PortkeyContextError } from '../../src/index.js';
+import { PortkeyContextError } from '../../src/errors.js';
 import { installPortkeyFastifyHooks } from './fastify-hook.js';
 import type { PortkeyModuleAsyncOptions, PortkeyModuleOptions, PortkeyNestRequest } from './options.js';
 import { PortkeyContextService } from './portkey-context.service.js';

@@ -1,4 +1,5 @@
-import { type PortkeyContext, PortkeyContextError, portkeyContextStorage } from '../../src/index.js';
+import { type PortkeyContext, portkeyContextStorage } from '../../src/context.js';
+import { PortkeyContextError } from '../../src/errors.js';
 
 /**
  * The Portkey context in force, for the Nest service and decorators.

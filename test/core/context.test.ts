@@ -80,16 +80,4 @@ describe('request-scoped context', () => {
       expect(() => withPortkeyOverrides({ traceId: 'x\ny' }, () => 1)).toThrow(/"traceId"/);
     });
   });
-
-  it('shares one store between the ESM and CJS builds', async () => {
-    const { createRequire } = await import('node:module');
-    const require = createRequire(import.meta.url);
-    const cjs = require('../../dist/cjs/src/index.js');
-    const esm = await import('../../dist/esm/src/index.js' as string);
-    runWithPortkeyContext({ traceId: 'shared-1' }, () => {
-      expect(cjs.getPortkeyContext().traceId).toBe('shared-1');
-      expect(esm.portkeyHeaders()['x-portkey-trace-id']).toBe('shared-1');
-    });
-    await esm.runWithPortkeyContext({ traceId: 'shared-2' }, () => expect(getPortkeyContext().traceId).toBe('shared-2'));
-  });
 });

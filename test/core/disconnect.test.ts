@@ -6,14 +6,14 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { request as httpRequest } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
-  createRequestContextFactory,
   type PortkeyContext,
   PortkeyContextError,
-  portkeyContextStorage,
   portkeySignal,
   runWithPortkeyContext,
   withPortkeyOverrides,
 } from 'portkey-context';
+import { createRequestContextFactory } from '../../src/request-context.js';
+import { portkeyContextStorage } from '../../src/context.js';
 import { serveOnLoopback } from '../harness/index.js';
 
 type Handler = (req: IncomingMessage, res: ServerResponse, context: PortkeyContext) => void;

@@ -2,11 +2,9 @@ import { describe, expect, it } from 'vitest';
 import {
   createPortkeyHeaders,
   METADATA_HEADER_MAX_LENGTH,
-  METADATA_VALUE_MAX_LENGTH,
   metadataHeader,
-  normalizeMetadata,
-  userMetadata,
 } from 'portkey-context';
+import { METADATA_VALUE_MAX_LENGTH, normalizeMetadata, userMetadata } from '../../src/metadata.js';
 
 describe('normalizeMetadata', () => {
   it('turns values into strings and drops what cannot be one', () => {

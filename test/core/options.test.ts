@@ -4,13 +4,13 @@
 import { describe, expect, it } from 'vitest';
 import {
   createPortkeyHeaders,
-  createRequestContextFactory,
   PortkeyContextError,
   portkeyHeaders,
   resolvePortkeyOptions,
   runWithPortkeyContext,
   withPortkeyOverrides,
 } from 'portkey-context';
+import { createRequestContextFactory } from '../../src/request-context.js';
 
 const code = (fn: () => unknown) => {
   try {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { createTraceIdReader, DEFAULT_TRACE_ID_HEADERS, generateTraceId, isValidTraceId, parseTraceparent, readTraceId } from 'portkey-context';
+import { DEFAULT_TRACE_ID_HEADERS, generateTraceId, isValidTraceId, parseTraceparent, readTraceId } from 'portkey-context';
+import { createTraceIdReader } from '../../src/trace-id.js';
 
 /** A generated trace ID: 128 random bits as 32 hex characters (the W3C trace-id form). */
 const GENERATED = /^[0-9a-f]{32}$/;

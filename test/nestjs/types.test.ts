@@ -3,7 +3,7 @@ import type { DynamicModule } from '@nestjs/common';
 import type { Request } from 'express';
 import type { FastifyRequest } from 'fastify';
 import { describe, expectTypeOf, it } from 'vitest';
-import type { PortkeyContext, PortkeyMetadata as PortkeyMetadataRecord, PortkeyOptions } from 'portkey-context';
+import type { PortkeyContext, PortkeyMetadataRecord, PortkeyOptions } from 'portkey-context';
 import {
   PORTKEY_MODULE_OPTIONS,
   PortkeyContextService,

@@ -14,8 +14,6 @@ import express from 'express';
 import fc from 'fast-check';
 import {
   createPortkeyHeaders,
-  createRequestContextFactory,
-  PORTKEY_OPTION_KEYS,
   PortkeyContextError,
   portkeyHeaders,
   readTraceId,
@@ -23,6 +21,8 @@ import {
   tryGetPortkeyContext,
   withPortkeyOverrides,
 } from 'portkey-context';
+import { createRequestContextFactory } from '../../src/request-context.js';
+import { PORTKEY_OPTION_KEYS } from '../../src/options.js';
 import { portkeyMiddleware } from 'portkey-context/express';
 import { ChatPortkey } from 'portkey-context/langchain';
 import { PortkeyModule } from 'portkey-context/nestjs';
