@@ -6,6 +6,7 @@ import { mergeMetadata } from './metadata.js';
 import { mergePortkeyOptions, type PortkeyMetadataRecord, type PortkeyOptions, pickPortkeyOptions } from './options.js';
 import { ownOption as own } from './own.js';
 import { generateTraceId } from './trace-id.js';
+import { NO_CONTEXT_HELP, warnOnce } from './warnings.js';
 
 /**
  * The Portkey context of the current unit of work (an HTTP request, a job, a scope made with
@@ -180,9 +181,7 @@ export function getPortkeyContext(): PortkeyContext {
   if (!context) {
     throw new PortkeyContextError(
       'NO_CONTEXT',
-      'No Portkey context is active. Mount app.use(portkeyMiddleware()) from "portkey-context/express" before your routes, ' +
-        'import PortkeyModule.forRoot() from "portkey-context/nestjs" in your AppModule, ' +
-        'or wrap background work in runWithPortkeyContext({ traceId }, fn).',
+`No Portkey context is active. ${NO_CONTEXT_HELP}`,
     );
   }
   return context;
@@ -208,7 +207,8 @@ export function withPortkeyOverrides<R>(overrides: PortkeyOptions, fn: () => R):
 /**
  * The headers for a gateway call made now: the context in force (if any) merged over the
  * environment defaults, then `overrides`. Use it with `fetch`, the `openai` client or anything else.
- * Outside a context it returns the environment defaults and `overrides` only (no trace ID).
+ * Outside a context it returns the environment defaults and `overrides` only (no trace ID), and
+ * warns once per process (`PORTKEY_NO_CONTEXT`); `getPortkeyContext().headers()` throws there instead.
  *
  * @example
  * ```ts
@@ -217,7 +217,17 @@ export function withPortkeyOverrides<R>(overrides: PortkeyOptions, fn: () => R):
  */
 export function portkeyHeaders(overrides?: PortkeyOptions): Record<string, string> {
   const context = portkeyContextStorage.getStore();
-  return context ? context.headers(overrides) : createPortkeyHeaders(mergePortkeyOptions(environmentDefaults(), overrides));
+  if (context) return context.headers(overrides);
+  warnNoContext('portkeyHeaders()');
+  return createPortkeyHeaders(mergePortkeyOptions(environmentDefaults(), overrides));
+}
+
+/**
+ * Warns, once per process, that a gateway call is made outside any context: it carries no trace ID
+ * and no user. For callers that have no stricter mode (`ChatPortkey` has `strict`).
+ */
+export function warnNoContext(caller: string): void {
+  warnOnce('PORTKEY_NO_CONTEXT', `${caller} was called outside any Portkey context, so the call carries no trace ID and no user. ${NO_CONTEXT_HELP} (Warned once per process.)`);
 }
 
 /**

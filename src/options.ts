@@ -65,6 +65,12 @@ export interface PortkeyOptions {
 /** The default gateway, Portkey's hosted one. */
 export const DEFAULT_PORTKEY_BASE_URL = 'https://api.portkey.ai/v1';
 
+/** Whether `baseURL` is Portkey's hosted gateway (`*.portkey.ai`), which needs a Portkey API key on every call. */
+export function isHostedGateway(baseURL: string): boolean {
+  const host = new URL(baseURL).hostname;
+  return host === 'portkey.ai' || host.endsWith('.portkey.ai');
+}
+
 /** The option names of {@link PortkeyOptions}, in the order their headers are written. */
 export const PORTKEY_OPTION_KEYS = [
   'apiKey',

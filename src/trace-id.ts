@@ -138,6 +138,33 @@ function readSources(headers: IncomingHttpHeaders, sources: readonly string[]): 
 }
 
 /**
+ * A `generateTraceId` option, called once at start-up so a broken one fails there and not on every
+ * request. The Web Crypto `crypto.randomUUID` (which throws `ERR_INVALID_THIS` when called on its
+ * own) is called on `crypto`.
+ */
+function startupChecked(generate: () => string): () => string {
+  const webCrypto = globalThis.crypto;
+  const call = generate === webCrypto?.randomUUID ? () => webCrypto.randomUUID() : generate;
+  let id: unknown;
+  try {
+    id = call();
+  } catch (cause) {
+    throw new PortkeyContextError(
+      'INVALID_OPTION',
+      `generateTraceId threw when called at start-up (${cause instanceof Error ? cause.message : describeType(cause)}): it is called on its own, with no arguments; pass a function such as () => myIds.next().`,
+      { cause },
+    );
+  }
+  if (!isValidTraceId(id)) {
+    throw new PortkeyContextError(
+      'INVALID_OPTION',
+      `generateTraceId returned ${typeof id === 'string' ? `${id.length} characters that are not a trace ID` : describeType(id)} when called at start-up; it must return 1-128 characters of [A-Za-z0-9._:-].`,
+    );
+  }
+  return call;
+}
+
+/**
  * Builds the function that picks a request's trace ID: incoming (when trusted and valid) or generated.
  *
  * @throws {@link PortkeyContextError} `INVALID_OPTION` for a malformed `traceIdHeaders` list.
@@ -162,9 +189,10 @@ export function createTraceIdReader(options: TraceIdOptions = {}): (headers: Inc
   if (trustIncoming !== undefined && typeof trustIncoming !== 'boolean') throw invalidOption('trustIncoming', 'a boolean', trustIncoming);
   const generate = own('generateTraceId') as TraceIdOptions['generateTraceId'];
   if (generate !== undefined && typeof generate !== 'function') throw invalidOption('generateTraceId', 'a function returning a trace ID', generate);
-  const make = generate
+  const call = generate === undefined ? undefined : startupChecked(generate);
+  const make = call
     ? () => {
-        const id = generate();
+        const id = call();
         if (!isValidTraceId(id)) {
           throw new PortkeyContextError(
             'INVALID_TRACE_ID',

@@ -1,6 +1,8 @@
 import { IncomingMessage, type ServerResponse } from 'node:http';
 import { type PortkeyContext, portkeyContextStorage } from '../../src/context.js';
 import { findRequestContext, type PortkeyRequestOptions } from '../../src/request-context.js';
+import { warnOnce } from '../../src/warnings.js';
+import { PortkeyContextError } from '../../src/errors.js';
 // Internal: shared with the NestJS module, not part of the package's public API.
 import { compileRequestOptions } from '../../src/request-context.js';
 
@@ -42,8 +44,30 @@ function exposePortkeyOn(req: IncomingMessage, proto: object | null, context: Po
   return proto;
 }
 
-function portkeyGetter(this: IncomingMessage): PortkeyContext | undefined {
-  return findRequestContext(this as PortkeyExpressRequest);
+/**
+ * `req.portkey`: the request's context, found in the store. Read where the request's context is not
+ * in force (a route mounted before the middleware, a callback that lost the async context) it
+ * throws `NO_CONTEXT` saying so, rather than being `undefined` under a non-optional type.
+ */
+function portkeyGetter(this: IncomingMessage): PortkeyContext {
+  const context = findRequestContext(this as PortkeyExpressRequest);
+  if (context === undefined) {
+    throw new PortkeyContextError(
+      'NO_CONTEXT',
+      "req.portkey was read outside this request's Portkey context: the route or middleware runs before app.use(portkeyMiddleware()) (mount it first), " +
+        "or the code runs in a callback that lost the request's async context (an emitter or pool created outside the request). " +
+        'tryGetPortkeyContext() from "portkey-context" tells whether a context is in force.',
+    );
+  }
+  return context;
+}
+
+function warnDuplicate(req: IncomingMessage): void {
+  warnOnce(
+    'PORTKEY_DUPLICATE_MIDDLEWARE',
+    `portkeyMiddleware() ran twice for one request (${req.method} ${req.url?.split('?')[0]?.slice(0, 100)}): the second starts a new context and its options win. ` +
+      'Mount it once, on the app, before your routes; for options of some routes use withPortkeyOverrides() in them. (Warned once per process.)',
+  );
 }
 
 /**
@@ -71,6 +95,7 @@ export function portkeyMiddleware<Req extends PortkeyExpressRequest = PortkeyExp
   const { createContext, responseHeader } = compileRequestOptions<Req>(options);
   let exposedOn: object | null = null;
   return function portkeyContextMiddleware(req, res, next) {
+    if (portkeyContextStorage.getStore() !== undefined && findRequestContext(req as Req) !== undefined) warnDuplicate(req);
     const context = createContext(req as Req, res);
     const proto = Object.getPrototypeOf(req);
     if (proto !== exposedOn) exposedOn = exposePortkeyOn(req, proto, context);

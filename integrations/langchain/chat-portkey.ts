@@ -12,12 +12,14 @@ import {
   type ChatOpenAICompletionsCallOptions,
   type ClientOptions,
 } from '@langchain/openai';
-import { tryGetPortkeyContext } from '../../src/context.js';
+import { tryGetPortkeyContext, warnNoContext } from '../../src/context.js';
 import { describeType, PortkeyContextError } from '../../src/errors.js';
 import { assertValidPortkeyOptions, createPortkeyHeaders, isPlainObject, refuseBaseURL } from '../../src/headers.js';
-import { mergePortkeyOptions, PORTKEY_OPTION_KEYS, type PortkeyOptions, pickPortkeyOptions, resolvePortkeyOptions } from '../../src/options.js';
+import { isHostedGateway, mergePortkeyOptions, PORTKEY_OPTION_KEYS, type PortkeyOptions, pickPortkeyOptions, resolvePortkeyOptions } from '../../src/options.js';
 import { type SECRET_PORTKEY_OPTIONS, secretValues, urlSecrets } from '../../src/secrets.js';
 import { generateSpanId } from '../../src/trace-id.js';
+import { NO_CONTEXT_HELP } from '../../src/warnings.js';
+import { refuseChatOpenAIHabits } from './chat-openai-habits.js';
 import { mergeMetadata } from '../../src/metadata.js';
 import { type CallErrorInfo, describeCallError, emptyAnswerError, incompleteStreamError } from './errors.js';
 import { createGatewayFetch, GATEWAY_CALL, type GatewayResponseInfo, gatewayResponseMetadata } from './gateway-fetch.js';
@@ -44,6 +46,12 @@ export interface ChatPortkeyInput
     PortkeyOptions {
   /** `openai` client options (a custom `fetch`, `defaultHeaders`, …); `apiKey` and `baseURL` come from the Portkey options. */
   configuration?: Omit<ClientOptions, 'apiKey' | 'baseURL'>;
+  /**
+   * A call made outside any Portkey context (no middleware, module or `runWithPortkeyContext`)
+   * throws `NO_CONTEXT` instead of being sent without a trace ID and user (with a one-time warning).
+   * @default false
+   */
+  strict?: boolean;
 }
 
 /** Carries a call's `runName` (which LangChain keeps in the run config) into its call options, for the span name. */
@@ -210,6 +218,10 @@ export class ChatPortkey<CallOptions extends ChatPortkeyCallOptions = ChatPortke
   /** `configuration.defaultHeaders`: sent by the gateway fetch, kept out of the client config (and so out of logs and serialization). */
   readonly #defaultHeaders: Record<string, string> | undefined;
   readonly #maxRetries: number;
+  /** Throw `NO_CONTEXT` for a call outside any context, instead of warning once. */
+  readonly #strict: boolean;
+  /** Sending to Portkey's hosted gateway, which refuses every call without a Portkey API key. */
+  readonly #hosted: boolean;
 
   /**
    * @param fields - `ChatOpenAI` fields plus Portkey options.
@@ -227,8 +239,12 @@ export class ChatPortkey<CallOptions extends ChatPortkeyCallOptions = ChatPortke
     const resolved = resolvePortkeyOptions(pickPortkeyOptions(own));
     const { baseURL, ...portkey } = resolved;
     assertValidPortkeyOptions(portkey);
+    refuseChatOpenAIHabits(own as Record<string, unknown>, resolved.apiKey);
+    const strict = own.strict ?? false;
+    if (typeof strict !== 'boolean') throw new PortkeyContextError('INVALID_OPTION', `ChatPortkey option "strict" must be a boolean, got ${describeType(strict)}.`);
     const chatFields: Record<string, unknown> = { ...own };
     for (const key of PORTKEY_OPTION_KEYS) delete chatFields[key];
+    delete chatFields.strict;
     const { defaultHeaders: givenDefaultHeaders, ...configuration } = Object.assign(Object.create(null), own.configuration) as ClientOptions;
     const defaultHeaders = headerRecord(givenDefaultHeaders);
     super({
@@ -255,6 +271,8 @@ export class ChatPortkey<CallOptions extends ChatPortkeyCallOptions = ChatPortke
     this.#portkey = portkey;
     this.#defaultHeaders = defaultHeaders;
     this.#maxRetries = own.maxRetries ?? DEFAULT_MAX_RETRIES;
+    this.#strict = strict;
+    this.#hosted = isHostedGateway(baseURL);
   }
 
   /**
@@ -331,6 +349,10 @@ export class ChatPortkey<CallOptions extends ChatPortkeyCallOptions = ChatPortke
   /** Headers of one model call, from the context in force now (the caller's, not the queue's). */
   #prepareCall(options: Partial<ChatPortkeyCallOptions> | undefined, runManager: CallbackManagerForLLMRun | undefined): PreparedCall {
     const context = tryGetPortkeyContext();
+    if (context === undefined) {
+      if (this.#strict) throw new PortkeyContextError('NO_CONTEXT', `ChatPortkey (strict) was called outside any Portkey context. ${NO_CONTEXT_HELP}`);
+      warnNoContext('A ChatPortkey model');
+    }
     refuseBaseURL(options?.portkey, 'a single call');
     const merged = mergePortkeyOptions(
       this.#portkey,
@@ -338,6 +360,13 @@ export class ChatPortkey<CallOptions extends ChatPortkeyCallOptions = ChatPortke
       context ? { traceId: context.traceId, metadata: context.metadata } : undefined,
       options?.portkey,
     );
+    if (this.#hosted && merged.apiKey === undefined) {
+      throw new PortkeyContextError(
+        'INVALID_OPTION',
+        `No Portkey API key for a call to Portkey's hosted gateway (${this.baseURL}): set PORTKEY_API_KEY, or give apiKey to the model, the middleware / module or the call. ` +
+          'For a self-hosted gateway, set baseURL (or PORTKEY_BASE_URL) to it.',
+      );
+    }
     // The call's span. The span ID is the call's own (LangChain's run ID, else a fresh one) unless
     // the call's `portkey` option names one; the parent and name LangChain knows (parent run,
     // `runName`) win over the ones set on the model or a scope, which win over the defaults.

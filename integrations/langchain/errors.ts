@@ -77,12 +77,23 @@ function restack(stack: string | undefined, oldMessage: string, name: string, me
   return `${name}: ${message}${frames >= 0 ? stack.slice(frames) : ''}`;
 }
 
+/** `baseURL` with `/v1` appended to its path. */
+function withV1(baseURL: string): string {
+  const url = new URL(baseURL);
+  url.pathname = `${url.pathname.replace(/\/+$/, '')}/v1`;
+  return url.href;
+}
+
 function describeInPlace(error: Error, info: CallErrorInfo): Error {
   const status = (error as { status?: unknown }).status;
   let message = error.message;
   if (isConnectionError(error)) {
     const code = connectionCause(error);
     message = `Cannot reach the Portkey gateway at ${displayURL(info.baseURL)}${code ? ` (${code})` : ''}: is it running, and is baseURL (or PORTKEY_BASE_URL) right?`;
+  } else if (status === 404 && !/\/v1\/?$/.test(new URL(info.baseURL).pathname)) {
+    message =
+      `404 The Portkey gateway at ${displayURL(info.baseURL)} has no /chat/completions: a Portkey baseURL ends in /v1 ` +
+      `(${displayURL(withV1(info.baseURL))}). Fix baseURL or PORTKEY_BASE_URL.`;
   } else if (status === 431) {
     message =
       '431 The Portkey gateway refused the call: its request headers are too large (over ~16 KB in all). ' +

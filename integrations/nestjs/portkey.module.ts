@@ -44,7 +44,9 @@ const EVERY_ROUTE = '*';
  * ```
  */
 @Global()
-@Module({})
+// The service is provided without forRoot() too, so a bare `imports: [PortkeyModule]` reaches
+// configure(), which names forRoot(), instead of failing in Nest's dependency injection.
+@Module({ providers: [PortkeyContextService], exports: [PortkeyContextService] })
 export class PortkeyModule implements NestModule {
   readonly #adapterHost: HttpAdapterHost | undefined;
   readonly #options: PortkeyModuleOptions | undefined;
@@ -125,6 +127,15 @@ export class PortkeyModule implements NestModule {
       );
     }
     const adapter = this.#adapterHost?.httpAdapter;
+    const app = adapter as (object & { [MOUNTED]?: true }) | undefined;
+    if (app?.[MOUNTED]) {
+      throw new PortkeyContextError(
+        'INVALID_OPTION',
+        'PortkeyModule is imported twice with different options (two forRoot() / forRootAsync()): the second would start a second context for every request and its options would win. ' +
+          'Import it once, in AppModule (it is global); for options of one feature, use PortkeyContextService.run(overrides, fn) or withPortkeyOverrides().',
+      );
+    }
+    if (app) app[MOUNTED] = true;
     if (adapter?.getType() === 'fastify') {
       // Hooks only: a Nest middleware would run through @fastify/middie on every request.
       installPortkeyFastifyHooks(adapter, compilePortkeyModuleOptions(options));
@@ -133,6 +144,9 @@ export class PortkeyModule implements NestModule {
     }
   }
 }
+
+/** Marks the HTTP adapter of an app the module has mounted on (registered: both builds see it). */
+const MOUNTED = Symbol.for('portkey-context.nestjs.mounted');
 
 /** The global dynamic module `forRoot` and `forRootAsync` return. */
 function portkeyDynamicModule(imports: NonNullable<DynamicModule['imports']>, optionsProvider: Provider): DynamicModule {

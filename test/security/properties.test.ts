@@ -1095,6 +1095,15 @@ function isAsyncFunction(value: unknown): boolean {
   return typeof value === 'function' && value.constructor?.name === 'AsyncFunction';
 }
 
+function startupTraceId(generate: () => unknown): boolean {
+  try {
+    const id = generate === globalThis.crypto.randomUUID ? globalThis.crypto.randomUUID() : generate();
+    return typeof id === 'string' && TRACE_ID.test(id);
+  } catch {
+    return false;
+  }
+}
+
 function verdict(entry: EntryName, option: string, value: unknown): Verdict {
   if (isRequestEntry(entry)) {
     switch (option) {
@@ -1112,7 +1121,9 @@ function verdict(entry: EntryName, option: string, value: unknown): Verdict {
         if (value === undefined || typeof value === 'boolean') return ACCEPT;
         return value === null ? either('INVALID_OPTION') : refuse('INVALID_OPTION');
       case 'generateTraceId':
-        if (value === undefined || typeof value === 'function') return ACCEPT;
+        if (value === undefined) return ACCEPT;
+        // Called once at start-up: one that throws or returns no trace ID is refused there.
+        if (typeof value === 'function') return startupTraceId(value as () => unknown) ? ACCEPT : refuse('INVALID_OPTION');
         return value === null ? either('INVALID_OPTION') : refuse('INVALID_OPTION');
       case 'responseHeader':
         if (value === undefined || value === false) return ACCEPT;
@@ -1128,6 +1139,10 @@ function verdict(entry: EntryName, option: string, value: unknown): Verdict {
   }
   // A model-level span ID would name every call's span the same: the model refuses it (a call's `portkey` option takes it).
   if (entry === 'new ChatPortkey' && option === 'spanId') return value === undefined || value === null ? ACCEPT : refuse('INVALID_OPTION');
+  // A provider's key given as the Portkey key (a ChatOpenAI habit): the model refuses it, naming the option to use.
+  if (entry === 'new ChatPortkey' && option === 'apiKey' && typeof value === 'string' && value.startsWith('sk-') && SENDABLE.test(value)) {
+    return refuse('INVALID_OPTION');
+  }
   switch (option) {
     case 'traceId':
       if (value === undefined || value === null) return ACCEPT;
@@ -1432,9 +1447,14 @@ async function attempt(entry: EntryName, pairs: [string, unknown][], inContext: 
         error,
         effects: async () => {
           const callError = await catching(() => model!.invoke('x'));
+          const baseURL = Object.hasOwn(opts, 'baseURL') ? (get('baseURL') ?? 'https://api.portkey.ai/v1') : FIXED_MODEL_URL;
+          // Catches: a call sent to Portkey's hosted gateway without a Portkey API key (it would get a 401), or
+          // that error for a call that has a key or goes elsewhere.
+          const keyless = new URL(baseURL).hostname === 'api.portkey.ai' && !get('apiKey');
+          const noKeyError = callError instanceof PortkeyContextError && callError.code === 'INVALID_OPTION' && /No Portkey API key/.test(callError.message);
+          if (keyless) return noKeyError && sent.length === 0 ? [] : [problem('a keyless call to the hosted gateway was not refused before sending', '')];
           if (callError) return [problem(`accepted, then the call threw ${errorKind(callError)}`, '')];
           if (hostile) return [];
-          const baseURL = Object.hasOwn(opts, 'baseURL') ? (get('baseURL') ?? 'https://api.portkey.ai/v1') : FIXED_MODEL_URL;
           return [...headerProblems(pairs, sent[0]?.headers ?? {}, {}, true, entry), ...urlProblems(baseURL, sent, 'a model option')];
         },
       };
