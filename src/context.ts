@@ -53,7 +53,8 @@ if (!globalStore[STORE_KEY]) globalStore[STORE_KEY] = new AsyncLocalStorage<Port
 /** One store per process, even when both the ESM and the CJS build are loaded. */
 export const portkeyContextStorage: AsyncLocalStorage<PortkeyContext> = globalStore[STORE_KEY];
 
-function environmentDefaults(): PortkeyOptions | undefined {
+/** `PORTKEY_API_KEY`, the layer under every other. */
+export function environmentDefaults(): PortkeyOptions | undefined {
   const apiKey = process.env.PORTKEY_API_KEY;
   return apiKey ? { apiKey } : undefined;
 }

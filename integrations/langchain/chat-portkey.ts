@@ -13,6 +13,8 @@ import {
   type ClientOptions,
 } from '@langchain/openai';
 import { tryGetPortkeyContext, warnNoContext } from '../../src/context.js';
+import { NO_PROVIDER_KEY } from '../../src/gateway-fetch.js';
+import { eitherSignal } from '../../src/portkey-fetch.js';
 import { describeType, PortkeyContextError } from '../../src/errors.js';
 import { assertValidPortkeyOptions, createPortkeyHeaders, isPlainObject, refuseBaseURL } from '../../src/headers.js';
 import { isHostedGateway, mergePortkeyOptions, PORTKEY_OPTION_KEYS, type PortkeyOptions, pickPortkeyOptions, resolvePortkeyOptions } from '../../src/options.js';
@@ -69,12 +71,6 @@ interface PreparedCall {
   signal: AbortSignal | undefined;
 }
 
-/** One signal that fires when either does. */
-function eitherSignal(a: AbortSignal | undefined, b: AbortSignal | undefined): AbortSignal | undefined {
-  if (!a || a === b) return b;
-  if (!b) return a;
-  return AbortSignal.any([a, b]);
-}
 
 /** Portkey secret options → the secret id they serialize as (and `load()` reads back). */
 // Typed by SECRET_PORTKEY_OPTIONS: a secret option added there cannot be missing here.
@@ -91,8 +87,6 @@ const SECRET_IDS: Record<(typeof SECRET_PORTKEY_OPTIONS)[number], string> = {
 /** Per-call Portkey options that only label the call (they never change the answer, so never the cache key). */
 const LABEL_OPTIONS = ['traceId', 'metadata', 'spanId', 'parentSpanId', 'spanName'] as const;
 
-/** Handed to the `openai` client as its key so it never sends a real one; the header is removed per call. */
-const NO_PROVIDER_KEY = 'portkey-context-sends-no-provider-key';
 
 function withCall<T extends object>(options: T, call: PreparedCall): T {
   const sdkOptions = (options as { options?: object }).options;
@@ -383,14 +377,15 @@ export class ChatPortkey<CallOptions extends ChatPortkeyCallOptions = ChatPortke
     // Sent by the gateway fetch, which also drops the openai client's placeholder `Authorization`
     // unless provider auth is configured.
     const headers = createPortkeyHeaders(merged);
-    return { options: merged, traceId: merged.traceId, gateway: { headers }, signal: eitherSignal(options?.signal, context?.signal) };
+    const gateway = { headers, traceId: merged.traceId, secrets: () => secretValues(merged, this.#defaultHeaders) };
+    return { options: merged, traceId: merged.traceId, gateway, signal: eitherSignal(options?.signal, context?.signal) };
   }
 
   #errorInfo(call: PreparedCall, timeoutMs?: number): CallErrorInfo {
     return {
       baseURL: this.baseURL,
       traceId: call.traceId,
-      secrets: () => secretValues(call.options, this.#defaultHeaders),
+      secrets: call.gateway.secrets!,
       timeoutMs: timeoutMs ?? this.timeout,
       signal: call.signal,
     };

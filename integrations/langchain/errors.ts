@@ -4,6 +4,7 @@
  * show a key. Every error a ChatPortkey call throws passes through {@link describeCallError}.
  */
 import { PortkeyContextError } from '../../src/errors.js';
+import { withTraceId } from '../../src/gateway-fetch.js';
 import { displayURL, redactSecrets } from '../../src/secrets.js';
 import { isConnectionError, isTimeoutError } from './retry.js';
 
@@ -63,10 +64,6 @@ function scrub(value: unknown, secrets: readonly string[], seen: WeakSet<object>
   }
 }
 
-/** `message` ending in the trace ID, once. */
-export function withTraceId(message: string, traceId: string | undefined): string {
-  return traceId && !message.includes(`[Portkey trace ID: ${traceId}]`) ? `${message} [Portkey trace ID: ${traceId}]` : message;
-}
 
 /** Replaces the message at the head of `stack` (which V8 captured with the old message) by `message`. */
 function restack(stack: string | undefined, oldMessage: string, name: string, message: string): string | undefined {

@@ -1,0 +1,142 @@
+/**
+ * One request to the gateway, whichever client sends it (`ChatPortkey`, `portkeyFetch()`, the
+ * `openai` SDK, the Vercel AI SDK): the call's Portkey headers set over the client's at send time,
+ * the client's placeholder key removed, error bodies that keep the gateway's message and the trace
+ * ID and carry no secret, and the response headers kept for whoever asks what the gateway said.
+ */
+import { redactSecrets } from './secrets.js';
+
+/**
+ * The key handed to an `openai`-style client, which insists on one: it is never sent (the request's
+ * `Authorization: Bearer <this>` is removed) unless provider auth replaces it.
+ */
+export const NO_PROVIDER_KEY = 'portkey-context-sends-no-provider-key';
+const PLACEHOLDER_AUTHORIZATION = `Bearer ${NO_PROVIDER_KEY}`;
+
+/** One call as the gateway fetch sees it. */
+export interface GatewayCall {
+  /** The call's `x-portkey-*` headers (and `Authorization` when provider auth is set). */
+  headers: Record<string, string>;
+  /** The trace ID the call carries: added to an error's message, once. */
+  traceId?: string | undefined;
+  /** Values no error body may show (keys, provider auth): made only when there is an error. */
+  secrets?: () => readonly string[];
+  /** The gateway's response headers, kept as they came. */
+  responseHeaders?: Headers;
+}
+
+/** What Portkey's response headers say about a call. */
+export interface PortkeyResponseMetadata {
+  /** `x-portkey-trace-id` echoed by the gateway. */
+  traceId?: string;
+  /** `x-portkey-provider`: the provider that answered. */
+  provider?: string;
+  /** `x-portkey-retry-attempt-count`. */
+  retryAttemptCount?: number;
+  /** `x-portkey-cache-status` (e.g. `HIT`, `MISS`, `DISABLED`). */
+  cacheStatus?: string;
+  /** `x-portkey-last-used-option-index`: which config target answered (fallback / load balancing). */
+  lastUsedOptionIndex?: string;
+}
+
+/**
+ * Reads Portkey's response headers from a gateway response's headers.
+ *
+ * @param headers - a `Headers` (fetch, the `openai` SDK's `response.headers`) or a plain record.
+ */
+export function readPortkeyResponseHeaders(headers: Headers | Record<string, string | string[] | undefined>): PortkeyResponseMetadata {
+  const get =
+    headers instanceof Headers
+      ? (name: string) => headers.get(name)
+      : (name: string) => {
+          const value = headers[name];
+          return typeof value === 'string' ? value : null;
+        };
+  const metadata: PortkeyResponseMetadata = {};
+  const traceId = get('x-portkey-trace-id');
+  const provider = get('x-portkey-provider');
+  const retries = get('x-portkey-retry-attempt-count');
+  const cacheStatus = get('x-portkey-cache-status');
+  const lastUsedOptionIndex = get('x-portkey-last-used-option-index');
+  if (traceId) metadata.traceId = traceId;
+  if (provider) metadata.provider = provider;
+  if (retries !== null && retries !== '' && Number.isFinite(Number(retries))) metadata.retryAttemptCount = Number(retries);
+  if (cacheStatus) metadata.cacheStatus = cacheStatus;
+  if (lastUsedOptionIndex) metadata.lastUsedOptionIndex = lastUsedOptionIndex;
+  return metadata;
+}
+
+/** `message` ending in the trace ID, once (moved to the end when a client wrote text after it). */
+export function withTraceId(message: string, traceId: string | undefined): string {
+  if (!traceId) return message;
+  const suffix = ` [Portkey trace ID: ${traceId}]`;
+  return message.endsWith(suffix) ? message : message.split(suffix).join('') + suffix;
+}
+
+/**
+ * The request's headers with the call's Portkey headers set over them, `defaults` added where the
+ * request has none of that name, and the client's placeholder key removed.
+ */
+function requestHeaders(given: ConstructorParameters<typeof Headers>[0], call: GatewayCall | undefined, defaults: Record<string, string> | undefined): Headers {
+  const headers = given instanceof Headers ? given : new Headers(given);
+  if (defaults) for (const [name, value] of Object.entries(defaults)) if (!headers.has(name)) headers.set(name, value);
+  if (call) for (const name of Object.keys(call.headers)) headers.set(name, call.headers[name]!);
+  if (headers.get('authorization') === PLACEHOLDER_AUTHORIZATION) headers.delete('authorization');
+  return headers;
+}
+
+/**
+ * Sends one gateway request through `baseFetch` with the call's headers. A failed response comes
+ * back OpenAI-shaped (`{"error":{"message":…}}`, which every OpenAI-compatible client reads), its
+ * message the gateway's own (the gateway's `{"status":"failure","message":…}` bodies read as
+ * "(no body)" otherwise), ending in the trace ID, with the call's secrets redacted.
+ *
+ * @param defaultHeaders - headers the client configuration adds (kept out of the client's config).
+ */
+export function sendToGateway(
+  baseFetch: typeof fetch,
+  input: Parameters<typeof fetch>[0],
+  init: RequestInit | undefined,
+  call: GatewayCall | undefined,
+  defaultHeaders?: Record<string, string>,
+): Promise<Response> {
+  const headers = requestHeaders(init?.headers, call, defaultHeaders);
+  // Not async: one promise less per call, and nothing is awaited on the success path.
+  return baseFetch(input, { ...init, headers }).then((response) => {
+    if (call) call.responseHeaders = response.headers;
+    return response.ok ? response : describedErrorResponse(response, call);
+  });
+}
+
+/** The gateway's message from an error body: OpenAI-shaped (`error.message`), Portkey's own, or text. */
+function errorMessage(body: string): { message: string | undefined; openAIShaped: unknown } {
+  let parsed: any;
+  try {
+    parsed = JSON.parse(body);
+  } catch {
+    return { message: body.trim() ? body.trim().slice(0, 500) : undefined, openAIShaped: undefined };
+  }
+  if (parsed && typeof parsed === 'object' && parsed.error && typeof parsed.error === 'object') {
+    return { message: typeof parsed.error.message === 'string' ? parsed.error.message : undefined, openAIShaped: parsed };
+  }
+  const message = parsed?.message ?? parsed?.['html-message'] ?? parsed?.error_message ?? parsed?.error;
+  return { message: typeof message === 'string' && message ? `Portkey gateway: ${message}` : undefined, openAIShaped: undefined };
+}
+
+async function describedErrorResponse(response: Response, call: GatewayCall | undefined): Promise<Response> {
+  const text = await response.text();
+  const { message, openAIShaped } = errorMessage(text);
+  let body = text;
+  if (message !== undefined || openAIShaped !== undefined) {
+    const shaped = (openAIShaped ?? { error: { type: 'portkey_gateway_error' } }) as { error: Record<string, unknown> };
+    if (message !== undefined) shaped.error.message = withTraceId(message, call?.traceId);
+    body = JSON.stringify(shaped);
+  }
+  const secrets = call?.secrets?.();
+  if (secrets?.length) body = redactSecrets(body, secrets);
+  const headers = new Headers(response.headers);
+  headers.delete('content-length');
+  headers.delete('content-encoding');
+  if (body !== text) headers.set('content-type', 'application/json');
+  return new Response(body, { status: response.status, statusText: response.statusText, headers });
+}
