@@ -12,6 +12,8 @@ export {
 } from './context.js';
 export { PortkeyContextError, type PortkeyContextErrorCode } from './errors.js';
 export { createPortkeyHeaders } from './headers.js';
+export { PORTKEY_REQUEST_OPTIONS, type PortkeyFetchOptions, type PortkeyRequestInit, portkeyFetch } from './portkey-fetch.js';
+export { type PortkeyResponseMetadata, readPortkeyResponseHeaders } from './gateway-fetch.js';
 export { METADATA_HEADER_MAX_LENGTH, metadataHeader } from './metadata.js';
 export { type PortkeyMetadataRecord, type PortkeyOptions, resolvePortkeyOptions } from './options.js';
 export type { PortkeyRequestOptions, RequestLike, RequestMetadataOption } from './request-context.js';

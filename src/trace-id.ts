@@ -137,6 +137,12 @@ function readSources(headers: IncomingHttpHeaders, sources: readonly string[]): 
   return undefined;
 }
 
+/** What a generator returned that is not a trace ID (its length or type, never the value). */
+function notATraceId(id: unknown, when: string): string {
+  const what = typeof id === 'string' ? `${id.length} characters that are not a trace ID` : describeType(id);
+  return `generateTraceId returned ${what}${when}; it must return 1-128 characters of [A-Za-z0-9._:-].`;
+}
+
 /**
  * A `generateTraceId` option, called once at start-up so a broken one fails there and not on every
  * request. The Web Crypto `crypto.randomUUID` (which throws `ERR_INVALID_THIS` when called on its
@@ -156,10 +162,7 @@ function startupChecked(generate: () => string): () => string {
     );
   }
   if (!isValidTraceId(id)) {
-    throw new PortkeyContextError(
-      'INVALID_OPTION',
-      `generateTraceId returned ${typeof id === 'string' ? `${id.length} characters that are not a trace ID` : describeType(id)} when called at start-up; it must return 1-128 characters of [A-Za-z0-9._:-].`,
-    );
+    throw new PortkeyContextError('INVALID_OPTION', notATraceId(id, ' when called at start-up'));
   }
   return call;
 }
@@ -194,10 +197,7 @@ export function createTraceIdReader(options: TraceIdOptions = {}): (headers: Inc
     ? () => {
         const id = call();
         if (!isValidTraceId(id)) {
-          throw new PortkeyContextError(
-            'INVALID_TRACE_ID',
-            `generateTraceId returned ${typeof id === 'string' ? `${(id as string).length} characters that are not a trace ID` : describeType(id)}; it must return 1-128 characters of [A-Za-z0-9._:-].`,
-          );
+          throw new PortkeyContextError('INVALID_TRACE_ID', notATraceId(id, ''));
         }
         return id;
       }
