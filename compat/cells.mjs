@@ -41,6 +41,12 @@ export const SETS = {
   'nest10.0': { deps: { ...nest('10.0.0'), 'reflect-metadata': '0.1.14' }, report: ['fastify', 'express'] },
   'nest11.0': { deps: nest('11.0.0', '11.0.3'), report: ['fastify', 'express'] },
   'nest12.0': { deps: nest('12.0.1'), report: ['fastify', 'express'] },
+  // The Vercel AI SDK: ai 6 with @ai-sdk/openai-compatible 2.x (provider spec v3, Node >= 18) and
+  // ai 7 with 3.x (spec v4, Node >= 22). `report` shows the spec package each resolves.
+  ai6: { deps: { express: '5.3.0', ai: '6.0.325', '@ai-sdk/openai-compatible': '2.0.92' }, report: ['@ai-sdk/provider'] },
+  ai7: { deps: { express: '5.3.0', ai: '7.0.173', '@ai-sdk/openai-compatible': '3.0.92' }, report: ['@ai-sdk/provider'] },
+  // The `openai` SDK at its latest 6.x (7.x is in `latest`, under @langchain/openai).
+  openai6: { deps: { express: '5.3.0', openai: '6.49.0' }, report: [] },
   'express4.18': { deps: { express: '4.18.0' }, report: [] },
   'express5.0': { deps: { express: '5.0.0' }, report: [] },
   types: {
@@ -76,6 +82,10 @@ export const CHECKS = [
   { set: 'nest10.0', app: 'nest', formats: ['cjs', 'esm'], nodes: [20] },
   { set: 'nest11.0', app: 'nest', formats: ['cjs', 'esm'], nodes: [20] },
   { set: 'nest12.0', app: 'nest', formats: ['cjs', 'esm'], nodes: [20] },
+  { set: 'ai6', app: 'ai-sdk', formats: ['cjs', 'esm'], nodes: [20, 24] },
+  // ai 7 and @ai-sdk/openai-compatible 3 declare engines node >= 22 (and are ES modules only: require() of ESM).
+  { set: 'ai7', app: 'ai-sdk', formats: ['cjs', 'esm'], nodes: [22, 24] },
+  { set: 'openai6', app: 'openai', formats: ['cjs', 'esm'], nodes: [20] },
   { set: 'express4.18', app: 'express', formats: ['cjs', 'esm'], nodes: [20] },
   { set: 'express5.0', app: 'express', formats: ['cjs', 'esm'], nodes: [20] },
   // "module": "commonjs" + moduleResolution node10: TypeScript 7 removed node10, so TS 5.9.3.

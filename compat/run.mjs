@@ -146,13 +146,22 @@ function prune() {
   for (const name of ours) if (!keep.has(name)) rmSync(join(cache, name), { recursive: true, force: true });
 }
 
-/** The calls an app check makes: two overlapping users per server, one more outside any request. */
+/**
+ * The calls an app check makes: two overlapping users per server (Nest: on each platform) or per
+ * route (the AI SDK: generateText and streamText), one more outside any request (LangChain).
+ */
 function callsFor(check, id) {
   const users = ['alice', 'bob'];
-  const servers = check.app === 'nest' ? ['express', 'fastify'] : [undefined];
-  const calls = servers.flatMap((adapter) =>
-    users.map((user) => ({ via: 'http', adapter, user, traceId: [id, adapter, user].filter(Boolean).join('.'), q: `${user} on ${adapter ?? check.app}` })),
-  );
+  const variants =
+    check.app === 'nest'
+      ? [{ adapter: 'express' }, { adapter: 'fastify' }]
+      : check.app === 'ai-sdk'
+        ? [{ route: 'generate' }, { route: 'stream' }]
+        : [{}];
+  const calls = variants.flatMap((variant) => {
+    const where = variant.adapter ?? variant.route;
+    return users.map((user) => ({ via: 'http', ...variant, user, traceId: [id, where, user].filter(Boolean).join('.'), q: `${user} on ${where ?? check.app}` }));
+  });
   if (check.app === 'langchain') calls.push({ via: 'run', user: 'carol', traceId: `${id}.carol`, q: 'carol in runWithPortkeyContext' });
   return calls;
 }
@@ -177,6 +186,14 @@ function verify(out, calls, stack) {
       if (got.seenTraceId !== call.traceId) say(`context trace ID was ${got.seenTraceId}`);
       if (got.content !== `echo: ${call.q}`) say(`answer was ${JSON.stringify(got.content)}`);
       if (call.via === 'http' && got.responseTraceId !== call.traceId) say(`x-portkey-trace-id response header was ${got.responseTraceId}`);
+      if (got.gatewayTraceId !== undefined && got.gatewayTraceId !== call.traceId) say(`the app read trace ID ${got.gatewayTraceId} from the gateway's response`);
+    }
+    if (call.route) {
+      // The AI SDK app tags each call with its route in providerOptions.portkey: a header, never the body.
+      const upstream = stack.stubRequests.find((r) => r.q === call.q);
+      if (call.route === 'stream' && !upstream?.stream) say('no streamed request reached the provider');
+      const leaked = upstream?.bodyKeys.filter((key) => ['portkey', 'metadata', 'route'].includes(key));
+      if (leaked?.length) say(`per-call Portkey options reached the provider's request body: ${leaked.join(', ')}`);
     }
     if (sent.length !== 1) {
       say(`${sent.length} gateway requests carried this trace ID`);
@@ -188,6 +205,7 @@ function verify(out, calls, stack) {
       metadata = JSON.parse(request.headers['x-portkey-metadata']);
     } catch {}
     if (metadata?._user !== call.user) say(`x-portkey-metadata at the gateway was ${request.headers['x-portkey-metadata']}`);
+    if (call.route && metadata?.route !== call.route) say(`providerOptions.portkey did not reach the gateway: x-portkey-metadata was ${request.headers['x-portkey-metadata']}`);
     if (request.headers['x-portkey-api-key'] !== 'pk-compat') say('x-portkey-api-key missing at the gateway');
     if (request.status !== 200) say(`gateway answered ${request.status ?? request.error}`);
     if (request.responseHeaders?.['x-portkey-trace-id'] !== call.traceId) say('the gateway did not echo the trace ID');

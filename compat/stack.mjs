@@ -57,6 +57,21 @@ function completion(body) {
   };
 }
 
+/**
+ * The same completion as server-sent events (`stream: true`): a role chunk, the text in two pieces,
+ * the finish reason, usage when asked for (`stream_options.include_usage`), `[DONE]`.
+ */
+function completionEvents(body) {
+  const full = completion(body);
+  const base = { id: full.id, object: 'chat.completion.chunk', created: full.created, model: full.model };
+  const text = full.choices[0].message.content;
+  const half = Math.ceil(text.length / 2);
+  const delta = (d, finish = null) => ({ ...base, choices: [{ index: 0, delta: d, finish_reason: finish }] });
+  const chunks = [delta({ role: 'assistant', content: '' }), delta({ content: text.slice(0, half) }), delta({ content: text.slice(half) }), delta({}, 'stop')];
+  if (body?.stream_options?.include_usage) chunks.push({ ...base, choices: [], usage: full.usage });
+  return `${chunks.map((c) => `data: ${JSON.stringify(c)}\n\n`).join('')}data: [DONE]\n\n`;
+}
+
 /** Stub provider + recording proxy for one check, in front of the shared gateway. */
 export async function startCellStack(gatewayURL) {
   const stubRequests = [];
@@ -64,12 +79,17 @@ export async function startCellStack(gatewayURL) {
     let raw = '';
     req.on('data', (c) => (raw += c));
     req.on('end', () => {
-      stubRequests.push({ path: req.url });
       let body;
       try {
         body = JSON.parse(raw);
       } catch {}
+      stubRequests.push({ path: req.url, q: body?.messages?.findLast?.((m) => m.role === 'user')?.content, stream: body?.stream === true, bodyKeys: Object.keys(body ?? {}) });
       const found = req.url.endsWith('/chat/completions');
+      if (found && body?.stream === true) {
+        res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
+        res.end(completionEvents(body));
+        return;
+      }
       res.writeHead(found ? 200 : 404, { 'content-type': 'application/json' });
       res.end(JSON.stringify(found ? completion(body) : { error: { message: `stub: no route ${req.url}` } }));
     });

@@ -174,7 +174,7 @@ export function refuseBaseURL(options: object | undefined, where: string): void 
   if (ownOption(options as { baseURL?: unknown } | undefined, 'baseURL') != null) {
     throw new PortkeyContextError(
       'INVALID_OPTION',
-      `Portkey option "baseURL" is where a model sends its calls: set it on the model (new ChatPortkey({ baseURL })) or in PORTKEY_BASE_URL, not on ${where}.`,
+      `Portkey option "baseURL" is where a client sends its calls: set it on the client (new ChatPortkey({ baseURL }), createPortkeyOpenAI({ baseURL }), createPortkey({ baseURL })) or in PORTKEY_BASE_URL, not on ${where}.`,
     );
   }
 }

@@ -42,9 +42,14 @@ export function eitherSignal(a: AbortSignal | null | undefined, b: AbortSignal |
  * @param options - static Portkey options and the `fetch` to wrap.
  * @throws {@link PortkeyContextError} `INVALID_OPTION` / `INVALID_HEADER_VALUE` for a bad option.
  *
+ * For the `openai` SDK, the Vercel AI SDK and Portkey's SDK, use `createPortkeyOpenAI()`
+ * (`portkey-context/openai`), `createPortkey()` (`/ai-sdk`) and `createPortkeyClient()`
+ * (`/portkey-ai`): they build on this fetch and also handle the client's own key, retries and aborts.
+ *
  * @example
  * ```ts
- * const client = new OpenAI({ apiKey: 'unused', baseURL: 'https://api.portkey.ai/v1', fetch: portkeyFetch({ virtualKey }) });
+ * const gatewayFetch = portkeyFetch({ config: process.env.PORTKEY_CONFIG });
+ * const res = await gatewayFetch(`${baseURL}/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
  * ```
  */
 export function portkeyFetch(options: PortkeyFetchOptions = {}): typeof fetch {

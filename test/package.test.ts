@@ -1,5 +1,5 @@
 // Packs the package as npm would publish it and installs it next to Express alone: the Express entry
-// must work, in ESM and CJS, with no NestJS or LangChain installed (they are optional peers).
+// must work, in ESM and CJS, with no NestJS, LangChain, openai or AI SDK installed (they are optional peers).
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -27,7 +27,7 @@ const server = app.listen(0, '127.0.0.1', async () => {
 });
 `;
 
-it('an Express-only install of the packed package works, in ESM and CJS, without Nest or LangChain', () => {
+it('an Express-only install of the packed package works, in ESM and CJS, without Nest, LangChain, openai or the AI SDK', () => {
   if (!existsSync(join(root, 'dist'))) execFileSync('npm', ['run', 'build'], { cwd: root, stdio: 'ignore' });
   execFileSync('npm', ['pack', '--silent', '--pack-destination', work], { cwd: root, stdio: 'ignore' });
   const tarball = readdirSync(work).find((f) => f.endsWith('.tgz'))!;
@@ -41,8 +41,34 @@ it('an Express-only install of the packed package works, in ESM and CJS, without
   });
   expect(existsSync(join(app, 'node_modules', '@nestjs'))).toBe(false);
   expect(existsSync(join(app, 'node_modules', '@langchain'))).toBe(false);
+  expect(existsSync(join(app, 'node_modules', 'openai'))).toBe(false);
+  expect(existsSync(join(app, 'node_modules', 'ai'))).toBe(false);
+  expect(existsSync(join(app, 'node_modules', '@ai-sdk'))).toBe(false);
   const env = { ...process.env, NODE_ENV: 'production', PORTKEY_API_KEY: '' };
   const out = JSON.parse(execFileSync(process.execPath, ['main.js'], { cwd: app, encoding: 'utf8', env }));
+  // An entry point whose optional peers are missing fails at import with Node's error naming the
+  // package to install (npm then installs its own peers: @langchain/core, @nestjs/common).
+  const missing = `
+    for (const entry of ['portkey-context/langchain', 'portkey-context/nestjs', 'portkey-context/openai', 'portkey-context/ai-sdk']) {
+      const esm = await import(entry).then(() => 'loaded', (e) => e.code + ' ' + e.message.split('\\n')[0]);
+      let cjs;
+      try { require(entry); cjs = 'loaded'; } catch (e) { cjs = e.code + ' ' + e.message.split('\\n')[0]; }
+      console.log(JSON.stringify({ entry, esm, cjs }));
+    }`;
+  writeFileSync(join(app, 'missing.mjs'), `import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);${missing}`);
+  const lines = execFileSync(process.execPath, ['missing.mjs'], { cwd: app, encoding: 'utf8', env }).trim().split('\n').map((l) => JSON.parse(l));
+  const peers: Record<string, RegExp> = {
+    'portkey-context/langchain': /'?@langchain\/(openai|core)'?/,
+    'portkey-context/nestjs': /'?@nestjs\/(common|core)'?/,
+    'portkey-context/openai': /'?openai'?/,
+    'portkey-context/ai-sdk': /'?@ai-sdk\/openai-compatible'?/,
+  };
+  for (const { entry, esm, cjs } of lines) {
+    expect(esm).toMatch(/^ERR_MODULE_NOT_FOUND Cannot find (package|module)/);
+    expect(esm).toMatch(peers[entry]!);
+    expect(cjs).toMatch(/^MODULE_NOT_FOUND Cannot find module/);
+    expect(cjs).toMatch(peers[entry]!);
+  }
   expect(out.traceId).toBe('packed-1');
   expect(out.headers).toEqual({
     'x-portkey-api-key': 'pk-packed',

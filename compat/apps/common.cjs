@@ -16,7 +16,7 @@ const loadDefault = async (name) => {
 };
 
 const baseURL = process.env.COMPAT_BASE_URL;
-/** Every call the runner expects: { traceId, user, q, via: 'http' | 'run', adapter? }. */
+/** Every call the runner expects: { traceId, user, q, via: 'http' | 'run', adapter?, route? }. */
 const calls = JSON.parse(process.env.COMPAT_CALLS ?? '[]');
 /** Portkey options that route through the gateway to the runner's stub provider. */
 const providerOptions = { provider: 'openai', customHost: process.env.COMPAT_CUSTOM_HOST, authorization: 'Bearer sk-compat-provider' };
@@ -47,9 +47,10 @@ function serve(handler) {
   );
 }
 
-/** Sends one call to the app's GET /ask as the call's user, with the call's trace ID. */
+/** Sends one call to the app's GET /ask (or the call's route) as the call's user, with the call's trace ID. */
 async function ask(url, call) {
-  const res = await fetch(`${url}/ask?q=${encodeURIComponent(call.q)}`, { headers: { 'x-request-id': call.traceId, 'x-user': call.user } });
+  const path = call.route ?? 'ask';
+  const res = await fetch(`${url}/${path}?q=${encodeURIComponent(call.q)}`, { headers: { 'x-request-id': call.traceId, 'x-user': call.user } });
   const text = await res.text();
   let body;
   try {

@@ -17,7 +17,7 @@ import { NO_PROVIDER_KEY } from '../../src/gateway-fetch.js';
 import { eitherSignal } from '../../src/portkey-fetch.js';
 import { describeType, PortkeyContextError } from '../../src/errors.js';
 import { assertValidPortkeyOptions, createPortkeyHeaders, isPlainObject, refuseBaseURL } from '../../src/headers.js';
-import { isHostedGateway, mergePortkeyOptions, PORTKEY_OPTION_KEYS, type PortkeyOptions, pickPortkeyOptions, resolvePortkeyOptions } from '../../src/options.js';
+import { isHostedGateway, noPortkeyKeyError, mergePortkeyOptions, PORTKEY_OPTION_KEYS, type PortkeyOptions, pickPortkeyOptions, resolvePortkeyOptions } from '../../src/options.js';
 import { type SECRET_PORTKEY_OPTIONS, secretValues, urlSecrets } from '../../src/secrets.js';
 import { generateSpanId } from '../../src/trace-id.js';
 import { NO_CONTEXT_HELP } from '../../src/warnings.js';
@@ -355,11 +355,7 @@ export class ChatPortkey<CallOptions extends ChatPortkeyCallOptions = ChatPortke
       options?.portkey,
     );
     if (this.#hosted && merged.apiKey === undefined) {
-      throw new PortkeyContextError(
-        'INVALID_OPTION',
-        `No Portkey API key for a call to Portkey's hosted gateway (${this.baseURL}): set PORTKEY_API_KEY, or give apiKey to the model, the middleware / module or the call. ` +
-          'For a self-hosted gateway, set baseURL (or PORTKEY_BASE_URL) to it.',
-      );
+      throw noPortkeyKeyError(this.baseURL, 'the model', "{ portkey: { apiKey } }");
     }
     // The call's span. The span ID is the call's own (LangChain's run ID, else a fresh one) unless
     // the call's `portkey` option names one; the parent and name LangChain knows (parent run,

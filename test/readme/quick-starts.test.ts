@@ -157,6 +157,37 @@ describe.concurrent('README quick starts, run as pasted against the real gateway
     stubSaw(question);
   });
 
+  it('Quick start: the `openai` SDK', async () => {
+    const [block] = section('Quick start: the `openai` SDK');
+    const app = await runApp('openai', { 'server.ts': asPasted(block!) }, 'server.ts');
+    const question = 'openai: what is the gateway?';
+    const res = await post(app, '/ask', question, { 'x-request-id': 'readme-openai-1', 'x-demo-user': 'linus' });
+
+    expect(res.status, `${where(block!)}: ${res.text}\n${app.output()}`).toBe(200);
+    expect(JSON.parse(res.text)).toEqual({ answer: `echo: ${question}` });
+    expect(gatewayRequest('readme-openai-1', 'linus').headers.authorization).toBeUndefined(); // provider auth is in the config
+    stubSaw(question);
+  });
+
+  it('Quick start: Vercel AI SDK (generateText and streamText)', async () => {
+    const [block] = section('Quick start: Vercel AI SDK');
+    const app = await runApp('ai-sdk', { 'server.ts': asPasted(block!) }, 'server.ts');
+    const question = 'AI SDK: what is the gateway?';
+    const res = await post(app, '/chat', question, { 'x-request-id': 'readme-ai-sdk-1', 'x-demo-user': 'ada' });
+
+    expect(res.status, `${where(block!)}: ${res.text}\n${app.output()}`).toBe(200);
+    expect(JSON.parse(res.text)).toEqual({ answer: `echo: ${question}`, trace: 'readme-ai-sdk-1' });
+    expect(gatewayRequest('readme-ai-sdk-1', 'ada').headers.authorization).toBeUndefined(); // provider auth is in the config
+    stubSaw(question);
+
+    const streamed = 'AI SDK: and streamed?';
+    const stream = await post(app, '/chat/stream', streamed, { 'x-request-id': 'readme-ai-sdk-2', 'x-demo-user': 'ada' });
+    expect(stream.status, `${where(block!)}: ${stream.text}\n${app.output()}`).toBe(200);
+    expect(stream.text).toBe(`echo: ${streamed}`);
+    expect(gatewayRequest('readme-ai-sdk-2', 'ada').body).toMatchObject({ stream: true });
+    stubSaw(streamed);
+  });
+
   it('Quick start: LangChain (invoke and stream)', async () => {
     const [block] = section('Quick start: LangChain');
     const app = await runApp('langchain', { 'server.ts': asPasted(block!) }, 'server.ts');
