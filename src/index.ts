@@ -16,10 +16,18 @@ export { PORTKEY_REQUEST_OPTIONS, type PortkeyFetchOptions, type PortkeyRequestI
 export { type PortkeyResponseMetadata, readPortkeyResponseHeaders } from './gateway-fetch.js';
 export { METADATA_HEADER_MAX_LENGTH, metadataHeader } from './metadata.js';
 export { type PortkeyMetadataRecord, type PortkeyOptions, resolvePortkeyOptions } from './options.js';
+export {
+  capturePortkeyContext,
+  type PortkeyContextSnapshot,
+  type PortkeyPropagationOptions,
+  portkeyPropagationHeaders,
+  withPortkeyPropagation,
+} from './propagation.js';
 export type { PortkeyRequestOptions, RequestLike, RequestMetadataOption } from './request-context.js';
 export { displayURL, redactSecrets, secretValues } from './secrets.js';
 export {
   DEFAULT_TRACE_ID_HEADERS,
+  type TraceIdSource,
   generateSpanId,
   generateTraceId, isValidTraceId, parseTraceparent, readTraceId, type TraceIdOptions } from './trace-id.js';
 

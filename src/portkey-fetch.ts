@@ -5,6 +5,7 @@ import { sendToGateway } from './gateway-fetch.js';
 import { mergePortkeyOptions, type PortkeyOptions, pickPortkeyOptions } from './options.js';
 import { ownOption } from './own.js';
 import { secretValues } from './secrets.js';
+import { generateSpanId } from './trace-id.js';
 
 /** Options of {@link portkeyFetch}: static Portkey options (the app's defaults) and the `fetch` to wrap. */
 export interface PortkeyFetchOptions extends Omit<PortkeyOptions, 'baseURL'> {
@@ -26,6 +27,17 @@ export function eitherSignal(a: AbortSignal | null | undefined, b: AbortSignal |
   if (!a || a === b) return b;
   if (!b) return a;
   return AbortSignal.any([a, b]);
+}
+
+/**
+ * Gives a call in a context explicit span headers: its own span ID, and a parent — the one a scope
+ * or the call named, else the context's root span (whose ID is the trace ID). Sent explicitly, they
+ * win over the parent Portkey would otherwise take from a `traceparent` that OpenTelemetry's HTTP
+ * instrumentation adds to the request (its own client span), so calls are never misparented.
+ */
+export function withExplicitSpan(options: PortkeyOptions): void {
+  if (options.spanId === undefined) options.spanId = generateSpanId();
+  if (options.parentSpanId === undefined && options.traceId !== undefined) options.parentSpanId = options.traceId;
 }
 
 /**
@@ -70,6 +82,7 @@ export function portkeyFetch(options: PortkeyFetchOptions = {}): typeof fetch {
       context ? { traceId: context.traceId, metadata: context.metadata } : undefined,
       perRequest,
     );
+    if (context !== undefined) withExplicitSpan(merged);
     const call = { headers: createPortkeyHeaders(merged), traceId: merged.traceId, secrets: () => secretValues(merged) };
     const signal = eitherSignal(init?.signal, context?.signal);
     return sendToGateway(baseFetch, input, signal === init?.signal ? init : { ...init, signal }, call);

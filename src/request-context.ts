@@ -4,10 +4,10 @@ import { PARENT_CONTEXT, type PortkeyContext, PortkeyContextBase, portkeyContext
 import { disconnectSignal, type ResponseLike } from './disconnect.js';
 import { invalidOption, PortkeyContextError } from './errors.js';
 import { assertValidPortkeyOptions, isPlainObject, refuseBaseURL } from './headers.js';
-import { mergeMetadata, userMetadata } from './metadata.js';
+import { METADATA_HEADER_MAX_LENGTH, mergeMetadata, normalizeMetadata, userMetadata } from './metadata.js';
 import { type PortkeyMetadataRecord, type PortkeyOptions, pickPortkeyOptions } from './options.js';
 import { ownOption } from './own.js';
-import { createTraceIdReader, type TraceIdOptions, traceIdResponseHeader } from './trace-id.js';
+import { createOrderedTraceIdReader, createTraceIdReader, type TraceIdOptions, traceIdResponseHeader } from './trace-id.js';
 
 /** The least a request must have: Node's headers, and the `user` auth may set on it later. */
 export interface RequestLike {
@@ -33,6 +33,15 @@ export interface PortkeyRequestOptions<Req extends RequestLike = RequestLike>
    * `_organisation` from `request.user`, `_environment` from `NODE_ENV`.
    */
   metadata?: RequestMetadataOption<Req>;
+  /**
+   * Metadata keys taken from an incoming `x-portkey-metadata` header — sent by another of your
+   * services with `portkeyPropagationHeaders({ metadata: [...] })` — e.g. `['_user']`. Off by
+   * default: a client must not be able to pick `_user`. Only behind your own network edge (a
+   * gateway or mesh that strips the header from outside requests). Local values win: the user
+   * your auth sets, then the `metadata` option, over the incoming ones.
+   * @default []
+   */
+  trustIncomingMetadata?: readonly string[];
   /**
    * Abort the request's gateway calls when the client disconnects before the response is complete
    * (`ChatPortkey` calls, calls still in its queue, and anything given the context's `signal`).
@@ -97,9 +106,37 @@ function readUser(request: RequestLike): unknown {
   }
 }
 
-function metadataResolver<Req extends RequestLike>(option: RequestMetadataOption<Req> | undefined): (request: Req) => PortkeyMetadataRecord {
+/** The allow-listed keys of a request's `x-portkey-metadata` header (another service's), normalized. */
+function incomingMetadata(headers: IncomingHttpHeaders, keys: readonly string[]): Record<string, string> | undefined {
+  const raw = headers['x-portkey-metadata'];
+  if (typeof raw !== 'string' || raw.length > METADATA_HEADER_MAX_LENGTH) return undefined;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw);
+  } catch {
+    return undefined;
+  }
+  if (!isPlainObject(parsed)) return undefined;
+  const picked: Record<string, unknown> = {};
+  for (const key of keys) if (Object.hasOwn(parsed, key)) picked[key] = parsed[key];
+  const metadata = normalizeMetadata(picked);
+  return Object.keys(metadata).length > 0 ? metadata : undefined;
+}
+
+function metadataResolver<Req extends RequestLike>(
+  option: RequestMetadataOption<Req> | undefined,
+  trusted: readonly string[] | undefined,
+): (request: Req) => PortkeyMetadataRecord {
   const environment = process.env.NODE_ENV;
   const base: PortkeyMetadataRecord = environment ? { _environment: environment } : {};
+  if (trusted?.length) {
+    // Another service's values under this service's own: environment < incoming < the rest.
+    const local = metadataResolver(option, undefined);
+    return (request) => {
+      const incoming = incomingMetadata(request.headers, trusted);
+      return incoming ? { ...base, ...incoming, ...local(request) } : local(request);
+    };
+  }
   if (typeof option !== 'function') {
     const fixed = mergeMetadata(base, option);
     return (request) => {
@@ -160,6 +197,10 @@ function checkedRequestOptions<Req extends RequestLike>(options: PortkeyRequestO
     }
   }
   if (abortOnDisconnect !== undefined && typeof abortOnDisconnect !== 'boolean') throw invalidOption('abortOnDisconnect', 'a boolean', abortOnDisconnect);
+  const trusted = own.trustIncomingMetadata;
+  if (trusted !== undefined && (!Array.isArray(trusted) || !trusted.every((key) => typeof key === 'string' && key !== ''))) {
+    throw invalidOption('trustIncomingMetadata', 'an array of metadata keys', trusted);
+  }
   return own;
 }
 
@@ -179,8 +220,14 @@ export function createRequestContextFactory<Req extends RequestLike>(
   if (options.metadata !== undefined && typeof options.metadata !== 'function') {
     assertValidPortkeyOptions({ metadata: options.metadata });
   }
+  const resolveMetadata = metadataResolver(options.metadata, options.trustIncomingMetadata);
+  const ordered = createOrderedTraceIdReader(options);
+  if (ordered) {
+    return options.abortOnDisconnect === false
+      ? (request) => new PortkeyRequestContext(ordered(request), request, staticOptions, resolveMetadata)
+      : (request, response) => new PortkeyRequestContext(ordered(request), request, staticOptions, resolveMetadata, response);
+  }
   const readTraceId = createTraceIdReader(options);
-  const resolveMetadata = metadataResolver(options.metadata);
   if (options.abortOnDisconnect === false) {
     return (request) => new PortkeyRequestContext(readTraceId(request.headers), request, staticOptions, resolveMetadata);
   }

@@ -31,7 +31,18 @@ export interface TraceIdOptions {
   trustIncoming?: boolean;
   /** Makes a trace ID when none is usable. Must return `[A-Za-z0-9._:-]{1,128}`. @default {@link generateTraceId} */
   generateTraceId?: () => string;
+  /**
+   * Where a request's trace ID comes from, in order; the first valid one wins, else
+   * `generateTraceId`. `'headers'` is the trace-ID headers (under `trustIncoming`); a function of
+   * the request is any other source — `otelTraceId` from `portkey-context/otel` takes the active
+   * OpenTelemetry span's trace ID. A function that throws or returns no valid trace ID is skipped.
+   * @default ['headers']
+   */
+  traceIdFrom?: readonly ('headers' | TraceIdSource)[];
 }
+
+/** A source of trace IDs other than the request headers: the request in, a trace ID (or nothing) out. */
+export type TraceIdSource = (request: { headers: IncomingHttpHeaders }) => string | undefined;
 
 /**
  * Whether a trace ID is safe to accept from outside: 1–128 characters of `[A-Za-z0-9._:-]`.
@@ -206,6 +217,49 @@ export function createTraceIdReader(options: TraceIdOptions = {}): (headers: Inc
   if (isDefaultSourceList(sources)) return (headers) => readDefaultSources(headers) ?? make();
   return (headers) => readSources(headers, sources) ?? make();
 }
+
+/**
+ * Builds the function that picks a request's trace ID when `traceIdFrom` orders several sources
+ * (`undefined` when it is absent or just `['headers']`: then {@link createTraceIdReader} is all).
+ *
+ * @throws {@link PortkeyContextError} `INVALID_OPTION` for a malformed `traceIdFrom` (or another trace-ID option).
+ */
+export function createOrderedTraceIdReader(options: TraceIdOptions = {}): ((request: { headers: IncomingHttpHeaders }) => string) | undefined {
+  const given = ownOption(options, 'traceIdFrom');
+  if (given === undefined) return undefined;
+  if (!Array.isArray(given) || given.length === 0 || !given.every((s) => s === 'headers' || typeof s === 'function')) {
+    throw invalidOption('traceIdFrom', "a non-empty array of 'headers' and functions (request) => trace ID", given);
+  }
+  if (given.length === 1 && given[0] === 'headers') return undefined;
+  // Headers only, no fallback: the sources are tried in order, then the generator.
+  const fromHeaders = createTraceIdReader({ ...options, generateTraceId: () => NO_ID });
+  const make = createTraceIdReader({ ...options, trustIncoming: false });
+  const steps = (given as ('headers' | TraceIdSource)[]).map((source) =>
+    source === 'headers'
+      ? (request: { headers: IncomingHttpHeaders }) => {
+          const id = fromHeaders(request.headers);
+          return id === NO_ID ? undefined : id;
+        }
+      : (request: { headers: IncomingHttpHeaders }) => {
+          try {
+            const id = source(request);
+            return isValidTraceId(id) ? id : undefined;
+          } catch {
+            return undefined; // a source that fails costs its turn, never the request
+          }
+        },
+  );
+  return (request) => {
+    for (const step of steps) {
+      const id = step(request);
+      if (id !== undefined) return id;
+    }
+    return make(request.headers);
+  };
+}
+
+/** What the header-only reader of {@link createOrderedTraceIdReader} "generates": no ID found. */
+const NO_ID = 'portkey-context.no-trace-id';
 
 /**
  * The response header that returns the trace ID: `'x-portkey-trace-id'` by default, `false` for none.

@@ -24,8 +24,9 @@ describe('the public API', () => {
     expect(Object.keys(await import('portkey-context')).sort()).toEqual([
       'DEFAULT_TRACE_ID_HEADERS',
       'METADATA_HEADER_MAX_LENGTH',
-    'PORTKEY_REQUEST_OPTIONS',
+      'PORTKEY_REQUEST_OPTIONS',
       'PortkeyContextError',
+      'capturePortkeyContext',
       'createPortkeyHeaders',
       'displayURL',
       'generateSpanId',
@@ -35,16 +36,18 @@ describe('the public API', () => {
       'metadataHeader',
       'parseTraceparent',
       'portkeyFetch',
-    'portkeyHeaders',
+      'portkeyHeaders',
+      'portkeyPropagationHeaders',
       'portkeySignal',
       'readPortkeyResponseHeaders',
-    'readTraceId',
+      'readTraceId',
       'redactSecrets',
       'resolvePortkeyOptions',
       'runWithPortkeyContext',
       'secretValues',
       'tryGetPortkeyContext',
       'withPortkeyOverrides',
+      'withPortkeyPropagation',
     ]);
   });
 });

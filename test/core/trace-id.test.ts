@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_TRACE_ID_HEADERS, generateTraceId, isValidTraceId, parseTraceparent, readTraceId } from 'portkey-context';
 import { createTraceIdReader } from '../../src/trace-id.js';
+import { createRequestContextFactory } from '../../src/request-context.js';
 
 /** A generated trace ID: 128 random bits as 32 hex characters (the W3C trace-id form). */
 const GENERATED = /^[0-9a-f]{32}$/;
@@ -67,5 +68,35 @@ describe('trace IDs', () => {
     expect(createTraceIdReader({ generateTraceId: () => 'gen-1' })({})).toBe('gen-1');
     expect(() => createTraceIdReader({ generateTraceId: () => 'bad id' })({})).toThrow(/generateTraceId returned/);
     expect(isValidTraceId('a b')).toBe(false);
+  });
+});
+
+describe('traceIdFrom: trace-ID sources in order', () => {
+  const request = (headers: Record<string, string>) => ({ headers });
+  const traceIdOf = (options: Parameters<typeof createRequestContextFactory>[0], headers: Record<string, string> = {}) =>
+    createRequestContextFactory(options)(request(headers)).traceId;
+
+  it('tries each source in order: a function first, or the headers first', () => {
+    const fromOtel = () => 'otel-1';
+    expect(traceIdOf({ traceIdFrom: [fromOtel, 'headers'] }, { 'x-request-id': 'hdr-1' })).toBe('otel-1');
+    expect(traceIdOf({ traceIdFrom: ['headers', fromOtel] }, { 'x-request-id': 'hdr-1' })).toBe('hdr-1');
+    expect(traceIdOf({ traceIdFrom: ['headers', fromOtel] })).toBe('otel-1');
+    expect(traceIdOf({ traceIdFrom: ['headers', fromOtel], trustIncoming: false }, { 'x-request-id': 'hdr-1' })).toBe('otel-1');
+  });
+
+  it('skips a source that throws or returns no valid trace ID, then generates', () => {
+    const throwing = () => {
+      throw new Error('no tracer');
+    };
+    const invalid = () => 'not a trace id!';
+    expect(traceIdOf({ traceIdFrom: [throwing, invalid, 'headers'] }, { 'x-request-id': 'hdr-2' })).toBe('hdr-2');
+    expect(traceIdOf({ traceIdFrom: [throwing, invalid] })).toMatch(GENERATED);
+    expect(traceIdOf({ traceIdFrom: [invalid], generateTraceId: () => 'gen-2' })).toBe('gen-2');
+  });
+
+  it('refuses a malformed list at start-up', () => {
+    for (const bad of [[], 'headers', ['header'], [42]]) {
+      expect(() => createRequestContextFactory({ traceIdFrom: bad as never })).toThrow(/"traceIdFrom" must be a non-empty array/);
+    }
   });
 });
