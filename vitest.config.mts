@@ -7,7 +7,7 @@ export default defineConfig({
   resolve: {
     alias: [
       { find: /^portkey-context$/, replacement: path('./src/index.ts') },
-      { find: /^portkey-context\/(express|nestjs|langchain|openai|ai-sdk|portkey-ai)$/, replacement: path('./integrations/$1/index.ts') },
+      { find: /^portkey-context\/(express|nestjs|langchain|openai|ai-sdk|portkey-ai|otel|bullmq)$/, replacement: path('./integrations/$1/index.ts') },
     ],
   },
   // Nest's DI by type needs decorator metadata, also for files outside tsconfig's include.

@@ -56,6 +56,12 @@ export function capturePortkeyContext(): PortkeyContextSnapshot | undefined {
 /** What {@link portkeyPropagationHeaders} sends besides the trace. */
 export interface PortkeyPropagationOptions {
   /**
+   * Send a W3C `traceparent` too. Turn it off when OpenTelemetry instruments your HTTP client: it
+   * adds its own, and two `traceparent` headers make the receiving side start a new trace.
+   * @default true
+   */
+  traceparent?: boolean;
+  /**
    * Metadata keys sent along in `x-portkey-metadata` (e.g. `['_user', '_organisation']`), for a
    * receiving service that trusts them (`trustIncomingMetadata`). None by default.
    */
@@ -81,7 +87,7 @@ export function portkeyPropagationHeaders(options?: PortkeyPropagationOptions): 
   if (context === undefined) return {};
   const traceId = context.traceId;
   const headers: Record<string, string> = { 'x-portkey-trace-id': traceId };
-  if (W3C_TRACE_ID.test(traceId) && !/^0+$/.test(traceId)) headers.traceparent = `00-${traceId}-${generateTraceId().slice(0, 16)}-01`;
+  if (options?.traceparent !== false && W3C_TRACE_ID.test(traceId) && !/^0+$/.test(traceId)) headers.traceparent = `00-${traceId}-${generateTraceId().slice(0, 16)}-01`;
   const keys = options?.metadata;
   if (keys?.length) {
     const metadata = normalizeMetadata(context.metadata);

@@ -12,6 +12,10 @@ const entries = {
   'portkey-context/express': () => import('portkey-context/express'),
   'portkey-context/nestjs': () => import('portkey-context/nestjs'),
   'portkey-context/langchain': () => import('portkey-context/langchain'),
+  'portkey-context/openai': () => import('portkey-context/openai'),
+  'portkey-context/ai-sdk': () => import('portkey-context/ai-sdk'),
+  'portkey-context/portkey-ai': () => import('portkey-context/portkey-ai'),
+  'portkey-context/otel': () => import('portkey-context/otel'),
 };
 
 describe('the public API', () => {

@@ -111,6 +111,9 @@ describe('service to service', () => {
       expect(JSON.parse(headers['x-portkey-metadata']!)).toEqual({ _user: 'ada' });
     });
     runWithPortkeyContext({ traceId: 'req-42' }, () => expect(portkeyPropagationHeaders()).toEqual({ 'x-portkey-trace-id': 'req-42' }));
+    runWithPortkeyContext({ traceId: '4bf92f3577b34da6a3ce929d0e0e4736' }, () =>
+      expect(portkeyPropagationHeaders({ traceparent: false })).toEqual({ 'x-portkey-trace-id': '4bf92f3577b34da6a3ce929d0e0e4736' }),
+    );
   });
 
   it('refuses a trust list that is not one', () => {
