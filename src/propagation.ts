@@ -5,13 +5,14 @@
 import { tryGetPortkeyContext } from './context.js';
 import { normalizeMetadata } from './metadata.js';
 import { type PortkeyOptions, pickPortkeyOptions } from './options.js';
-import { SECRET_PORTKEY_OPTIONS, urlSecrets } from './secrets.js';
+import { SECRET_PORTKEY_OPTIONS } from './secrets.js';
 import { generateTraceId } from './trace-id.js';
 
 /**
  * A context as plain JSON: what `runWithPortkeyContext(snapshot, fn)` starts the same context from,
  * in another process. Metadata is resolved when the snapshot is taken (the user included); options
- * carry no secret (no keys, provider auth, config, AWS keys, nor a custom host with credentials).
+ * carry no secret (no keys, provider auth, config, AWS keys) and no `customHost` (where calls go is
+ * the receiving side's own setting, and a host may hold credentials).
  */
 export interface PortkeyContextSnapshot {
   traceId: string;
@@ -25,7 +26,7 @@ function withoutSecrets(options: PortkeyOptions): PortkeyOptions | undefined {
   for (const key of SECRET_PORTKEY_OPTIONS) delete out[key];
   delete out.traceId;
   delete out.metadata;
-  if (typeof out.customHost === 'string' && urlSecrets(out.customHost).length > 0) delete out.customHost;
+  delete out.customHost; // where calls go is the receiving side's own setting (and a host may hold credentials)
   for (const key of Object.keys(out)) if (out[key] === undefined) delete out[key];
   return Object.keys(out).length > 0 ? (out as PortkeyOptions) : undefined;
 }

@@ -4,7 +4,7 @@
  * warnings (`process.on('warning')`, `--no-warnings`, `NODE_NO_WARNINGS=1`), type
  * `PortkeyContextWarning`. Both builds of the package share the record of what was emitted.
  */
-export type PortkeyWarningCode = 'PORTKEY_NO_CONTEXT' | 'PORTKEY_DUPLICATE_MIDDLEWARE';
+export type PortkeyWarningCode = 'PORTKEY_NO_CONTEXT' | 'PORTKEY_DUPLICATE_MIDDLEWARE' | 'PORTKEY_INVALID_JOB_CONTEXT';
 
 const EMITTED = Symbol.for('portkey-context.warnings-emitted');
 const registry = globalThis as typeof globalThis & { [EMITTED]?: Set<string> };

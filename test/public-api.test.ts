@@ -16,6 +16,7 @@ const entries = {
   'portkey-context/ai-sdk': () => import('portkey-context/ai-sdk'),
   'portkey-context/portkey-ai': () => import('portkey-context/portkey-ai'),
   'portkey-context/otel': () => import('portkey-context/otel'),
+  'portkey-context/bullmq': () => import('portkey-context/bullmq'),
 };
 
 describe('the public API', () => {
