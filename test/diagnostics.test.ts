@@ -69,7 +69,9 @@ describe('calls outside any context', () => {
     expect(noContext).toHaveLength(1);
     expect(noContext[0]!.message).toMatch(/outside any Portkey context.*portkeyMiddleware\(\).*PortkeyModule\.forRoot\(\).*runWithPortkeyContext/);
     expect(stack.gatewayRequests).toHaveLength(1);
-    expect(stack.gatewayRequests[0]!.headers['x-portkey-trace-id']).toBeUndefined();
+    // traced per LangChain run (a bare call is its own run): a generated trace ID, and no user
+    expect(stack.gatewayRequests[0]!.headers['x-portkey-trace-id']).toMatch(/^[0-9a-f]{32}$/);
+    expect(stack.gatewayRequests[0]!.headers['x-portkey-metadata']).toBeUndefined();
   });
 
   it('ChatPortkey strict: true refuses the call outside a context before sending anything', async () => {

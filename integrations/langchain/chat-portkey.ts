@@ -20,12 +20,13 @@ import { assertValidPortkeyOptions, createPortkeyHeaders, isPlainObject, refuseB
 import { isHostedGateway, noPortkeyKeyError, mergePortkeyOptions, PORTKEY_OPTION_KEYS, type PortkeyOptions, pickPortkeyOptions, resolvePortkeyOptions } from '../../src/options.js';
 import { type SECRET_PORTKEY_OPTIONS, secretValues, urlSecrets } from '../../src/secrets.js';
 import { generateSpanId } from '../../src/trace-id.js';
-import { NO_CONTEXT_HELP } from '../../src/warnings.js';
+import { NO_CONTEXT_HELP, warnOnce } from '../../src/warnings.js';
 import { refuseChatOpenAIHabits } from './chat-openai-habits.js';
 import { mergeMetadata } from '../../src/metadata.js';
 import { type CallErrorInfo, describeCallError, emptyAnswerError, incompleteStreamError } from './errors.js';
 import { createGatewayFetch, GATEWAY_CALL, type GatewayResponseInfo, gatewayResponseMetadata } from './gateway-fetch.js';
 import { abortable, DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT_MS, retryDelay, sleep } from './retry.js';
+import { runTraceId } from './run-trace.js';
 
 /** Call options of {@link ChatPortkey}: `ChatOpenAI`'s, plus Portkey options for this call only. */
 export interface ChatPortkeyCallOptions extends ChatOpenAICompletionsCallOptions {
@@ -50,14 +51,27 @@ export interface ChatPortkeyInput
   configuration?: Omit<ClientOptions, 'apiKey' | 'baseURL'>;
   /**
    * A call made outside any Portkey context (no middleware, module or `runWithPortkeyContext`)
-   * throws `NO_CONTEXT` instead of being sent without a trace ID and user (with a one-time warning).
+   * throws `NO_CONTEXT` instead of being sent without a user, traced per LangChain run (see
+   * `traceRuns`), with a one-time warning.
    * @default false
    */
   strict?: boolean;
+  /**
+   * Outside any Portkey context (a script, a cron job), the calls of one top-level LangChain run —
+   * an agent run, a chain run, a bare `invoke` — share one trace ID: the root run's ID when
+   * LangChain knows it, else one made for the run. `false`: such calls carry no trace ID (Portkey
+   * makes one trace per call). A context, a `traceId` on the model or the call's `portkey.traceId`
+   * always wins.
+   * @default true
+   */
+  traceRuns?: boolean;
 }
 
-/** Carries a call's `runName` (which LangChain keeps in the run config) into its call options, for the span name. */
-const RUN_NAME = Symbol('portkey-context.run-name');
+/**
+ * Carries a call's run config (which LangChain keeps apart from the call options) into its call
+ * options: its `runName` names the span, and outside a context it tells which run the call belongs to.
+ */
+const RUN_CONFIG = Symbol('portkey-context.run-config');
 
 /** Carries one model call's prepared headers from the model method down to the SDK request. */
 const PORTKEY_CALL = Symbol('portkey-context.call');
@@ -106,6 +120,11 @@ function enclosingGraphTask(): string | undefined {
 }
 
 const secret = (id: string) => ({ lc: 1, type: 'secret', id: [id] });
+
+/** The one-time warning for a call outside any context that is traced per LangChain run. */
+const NO_CONTEXT_RUN_TRACE =
+  'A ChatPortkey model was called outside any Portkey context, so the call carries no user; its trace ID is its top-level ' +
+  `LangChain run's (new ChatPortkey({ traceRuns: false }) sends none). ${NO_CONTEXT_HELP} (Warned once per process.)`;
 
 /**
  * `configuration.defaultHeaders` in any form the `openai` client takes (a record, `Headers`, entry
@@ -214,6 +233,8 @@ export class ChatPortkey<CallOptions extends ChatPortkeyCallOptions = ChatPortke
   readonly #maxRetries: number;
   /** Throw `NO_CONTEXT` for a call outside any context, instead of warning once. */
   readonly #strict: boolean;
+  /** Outside any context, give calls their top-level LangChain run's trace ID. */
+  readonly #traceRuns: boolean;
   /** Sending to Portkey's hosted gateway, which refuses every call without a Portkey API key. */
   readonly #hosted: boolean;
 
@@ -236,9 +257,12 @@ export class ChatPortkey<CallOptions extends ChatPortkeyCallOptions = ChatPortke
     refuseChatOpenAIHabits(own as Record<string, unknown>, resolved.apiKey);
     const strict = own.strict ?? false;
     if (typeof strict !== 'boolean') throw new PortkeyContextError('INVALID_OPTION', `ChatPortkey option "strict" must be a boolean, got ${describeType(strict)}.`);
+    const traceRuns = own.traceRuns ?? true;
+    if (typeof traceRuns !== 'boolean') throw new PortkeyContextError('INVALID_OPTION', `ChatPortkey option "traceRuns" must be a boolean, got ${describeType(traceRuns)}.`);
     const chatFields: Record<string, unknown> = { ...own };
     for (const key of PORTKEY_OPTION_KEYS) delete chatFields[key];
     delete chatFields.strict;
+    delete chatFields.traceRuns;
     const { defaultHeaders: givenDefaultHeaders, ...configuration } = Object.assign(Object.create(null), own.configuration) as ClientOptions;
     const defaultHeaders = headerRecord(givenDefaultHeaders);
     super({
@@ -266,6 +290,7 @@ export class ChatPortkey<CallOptions extends ChatPortkeyCallOptions = ChatPortke
     this.#defaultHeaders = defaultHeaders;
     this.#maxRetries = own.maxRetries ?? DEFAULT_MAX_RETRIES;
     this.#strict = strict;
+    this.#traceRuns = traceRuns;
     this.#hosted = isHostedGateway(baseURL);
   }
 
@@ -287,10 +312,10 @@ export class ChatPortkey<CallOptions extends ChatPortkeyCallOptions = ChatPortke
     return { lc: 1, type: 'constructor', id: this.lc_id, kwargs };
   }
 
-  /** LangChain keeps `runName` in the run config; the call options carry it here, for the span name. */
+  /** LangChain keeps `runName` and the run's identity in the run config; the call options carry it here. */
   override _separateRunnableConfigFromCallOptionsCompat(options?: Partial<CallOptions>): [RunnableConfig, this['ParsedCallOptions']] {
     const [config, callOptions] = super._separateRunnableConfigFromCallOptionsCompat(options);
-    if (config.runName !== undefined) (callOptions as Record<symbol, unknown>)[RUN_NAME] = config.runName;
+    (callOptions as Record<symbol, unknown>)[RUN_CONFIG] = config;
     return [config, callOptions];
   }
 
@@ -345,7 +370,8 @@ export class ChatPortkey<CallOptions extends ChatPortkeyCallOptions = ChatPortke
     const context = tryGetPortkeyContext();
     if (context === undefined) {
       if (this.#strict) throw new PortkeyContextError('NO_CONTEXT', `ChatPortkey (strict) was called outside any Portkey context. ${NO_CONTEXT_HELP}`);
-      warnNoContext('A ChatPortkey model');
+      if (this.#traceRuns) warnOnce('PORTKEY_NO_CONTEXT', NO_CONTEXT_RUN_TRACE);
+      else warnNoContext('A ChatPortkey model');
     }
     refuseBaseURL(options?.portkey, 'a single call');
     const merged = mergePortkeyOptions(
@@ -357,17 +383,23 @@ export class ChatPortkey<CallOptions extends ChatPortkeyCallOptions = ChatPortke
     if (this.#hosted && merged.apiKey === undefined) {
       throw noPortkeyKeyError(this.baseURL, 'the model', "{ portkey: { apiKey } }");
     }
+    // Outside any context: the trace of the call's top-level LangChain run (see run-trace.ts),
+    // unless the model or the call names a trace.
+    const runConfig = (options as { [RUN_CONFIG]?: RunnableConfig } | undefined)?.[RUN_CONFIG];
+    if (context === undefined && this.#traceRuns && merged.traceId === undefined) merged.traceId = runTraceId(runConfig, options, runManager);
     // The call's span. The span ID is the call's own (LangChain's run ID, else a fresh one) unless
     // the call's `portkey` option names one; the parent and name LangChain knows (parent run,
     // `runName`) win over the ones set on the model or a scope, which win over the defaults.
     const perCall = options?.portkey;
     if (perCall?.spanId === undefined) merged.spanId = runManager?.runId ?? generateSpanId();
     if (perCall?.parentSpanId === undefined) {
-      const parent = runManager?.parentRunId ?? merged.parentSpanId ?? enclosingGraphTask();
+      // Last, in a context: its root span (whose ID is the trace ID), sent explicitly so a
+      // `traceparent` that OpenTelemetry's fetch instrumentation adds never names the parent.
+      const parent = runManager?.parentRunId ?? merged.parentSpanId ?? enclosingGraphTask() ?? (context ? merged.traceId : undefined);
       if (parent !== undefined) merged.parentSpanId = parent;
     }
     if (perCall?.spanName === undefined) {
-      const runName = (options as { [RUN_NAME]?: string } | undefined)?.[RUN_NAME];
+      const runName = runConfig?.runName;
       merged.spanName = (typeof runName === 'string' && runName !== '' ? runName : undefined) ?? merged.spanName ?? this.getName();
     }
     // Sent by the gateway fetch, which also drops the openai client's placeholder `Authorization`

@@ -211,13 +211,11 @@ describe('headers first: traceIdFrom ["headers", otelTraceId]', () => {
 });
 
 /**
- * A bare `ChatPortkey` call (no LangChain parent run) sends its span ID but no parent span yet, so
- * Portkey's hosted gateway would take the instrumentation's client span (from `traceparent`) as its
- * parent. Marked `fails` until chat-portkey.ts gets the root-span fallback `portkeyFetch()` has
- * (parent = the context's root span, the trace ID): then this fails, and `it.fails` becomes `it`.
+ * A bare `ChatPortkey` call (no LangChain parent run) names the context's root span (the trace ID)
+ * as its parent explicitly, so the instrumentation's client span (from `traceparent`) is never it.
  */
-describe('ChatPortkey under OpenTelemetry (pending the root-span fallback)', () => {
-  it.fails('a bare invoke() names the request’s root span as its parent, not the traceparent’s client span', async () => {
+describe('ChatPortkey under OpenTelemetry', () => {
+  it('a bare invoke() names the request’s root span as its parent, not the traceparent’s client span', async () => {
     const app = makeApp(otelTraceIdFrom);
     const reply = await request(app).get('/langchain').query({ q: 'from langchain' }).expect(200);
     const body = reply.body as Seen;
