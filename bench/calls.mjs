@@ -44,6 +44,7 @@ const portkeyLikeHeaders = {
   'x-portkey-trace-id': 'bench-0000',
   'x-portkey-metadata': '{"_user":"user-00"}',
   'x-portkey-span-id': '00000000-0000-4000-8000-000000000000',
+  'x-portkey-parent-span-id': 'bench-0000',
   'x-portkey-span-name': 'ChatPortkey',
 };
 const models = {
