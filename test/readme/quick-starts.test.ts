@@ -188,6 +188,24 @@ describe.concurrent('README quick starts, run as pasted against the real gateway
     stubSaw(streamed);
   });
 
+  it("Portkey's SDK (portkey-ai): one call, and one in a scope with its own metadata", async () => {
+    const [block] = section("Portkey's SDK (`portkey-ai`)");
+    const app = await runApp('portkey-ai', { 'server.ts': asPasted(block!) }, 'server.ts');
+    const question = 'portkey-ai: what is the gateway?';
+    const res = await post(app, '/ask', question, { 'x-request-id': 'readme-portkey-ai-1', 'x-demo-user': 'grace' });
+
+    expect(res.status, `${where(block!)}: ${res.text}\n${app.output()}`).toBe(200);
+    expect(JSON.parse(res.text)).toEqual({ answer: `echo: ${question}`, traceId: 'readme-portkey-ai-1', summary: 'echo: Summarize' });
+    const sent = stack.gatewayRequests.filter((r) => r.headers['x-portkey-trace-id'] === 'readme-portkey-ai-1');
+    expect(sent.map((r) => JSON.parse(String(r.headers['x-portkey-metadata'])))).toEqual([
+      expect.objectContaining({ _user: 'grace' }),
+      expect.objectContaining({ _user: 'grace', feature: 'summary' }),
+    ]);
+    expect(JSON.parse(String(sent[0]!.headers['x-portkey-metadata'])).feature).toBeUndefined();
+    for (const r of sent) expect(r.headers['x-portkey-config']).toBe(portkeyConfig);
+    stubSaw(question);
+  });
+
   it('Quick start: LangChain (invoke and stream)', async () => {
     const [block] = section('Quick start: LangChain');
     const app = await runApp('langchain', { 'server.ts': asPasted(block!) }, 'server.ts');
