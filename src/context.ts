@@ -59,6 +59,21 @@ export function environmentDefaults(): PortkeyOptions | undefined {
   return apiKey ? { apiKey } : undefined;
 }
 
+/**
+ * The Portkey options of a gateway call made now by a client with its own `defaults`:
+ * `PORTKEY_API_KEY` < `defaults` < the context's options, trace ID and metadata < `overrides`
+ * (metadata merged at every step).
+ */
+export function portkeyOptionsInForce(context: PortkeyContext | undefined, defaults: PortkeyOptions | undefined, overrides?: PortkeyOptions): PortkeyOptions {
+  return mergePortkeyOptions(
+    environmentDefaults(),
+    defaults,
+    context?.options,
+    context ? { traceId: context.traceId, metadata: context.metadata } : undefined,
+    overrides,
+  );
+}
+
 /** Shared behaviour of every context kind: how headers are made from traceId, metadata and options. */
 export abstract class PortkeyContextBase implements PortkeyContext {
   abstract readonly traceId: string;

@@ -1,7 +1,6 @@
 import { invalidOption, PortkeyContextError } from './errors.js';
 import { isPlainObject } from './headers.js';
 import { mergeMetadata } from './metadata.js';
-import { displayURL } from './secrets.js';
 
 /** Metadata attached to gateway calls; `_user`, `_organisation`, `_environment`, `_prompt` are Portkey's special keys. */
 export type PortkeyMetadataRecord = Record<string, unknown>;
@@ -65,27 +64,6 @@ export interface PortkeyOptions {
 
 /** The default gateway, Portkey's hosted one. */
 export const DEFAULT_PORTKEY_BASE_URL = 'https://api.portkey.ai/v1';
-
-/**
- * The error for a call to Portkey's hosted gateway with no Portkey API key in any layer (it would be
- * answered 401): every client refuses such a call before sending it.
- *
- * @param client - what the app made the client with, e.g. `createPortkeyOpenAI()`.
- * @param perCall - how one call takes an `apiKey`, e.g. `portkeyCall({ apiKey })`.
- */
-export function noPortkeyKeyError(baseURL: string, client: string, perCall: string): PortkeyContextError {
-  return new PortkeyContextError(
-    'INVALID_OPTION',
-    `No Portkey API key for a call to Portkey's hosted gateway (${displayURL(baseURL)}): set PORTKEY_API_KEY, or give apiKey to ${client}, the middleware / module, or the call (${perCall}). ` +
-      'For a self-hosted gateway, set baseURL (or PORTKEY_BASE_URL) to it.',
-  );
-}
-
-/** Whether `baseURL` is Portkey's hosted gateway (`*.portkey.ai`), which needs a Portkey API key on every call. */
-export function isHostedGateway(baseURL: string): boolean {
-  const host = new URL(baseURL).hostname;
-  return host === 'portkey.ai' || host.endsWith('.portkey.ai');
-}
 
 /** The option names of {@link PortkeyOptions}, in the order their headers are written. */
 export const PORTKEY_OPTION_KEYS = [

@@ -1,8 +1,8 @@
-import { environmentDefaults, tryGetPortkeyContext, warnNoContext } from './context.js';
+import { portkeyOptionsInForce, tryGetPortkeyContext, warnNoContext } from './context.js';
 import { invalidOption } from './errors.js';
 import { assertValidPortkeyOptions, createPortkeyHeaders, isPlainObject, refuseBaseURL } from './headers.js';
 import { sendToGateway } from './gateway-fetch.js';
-import { mergePortkeyOptions, type PortkeyOptions, pickPortkeyOptions } from './options.js';
+import { type PortkeyOptions, pickPortkeyOptions } from './options.js';
 import { ownOption } from './own.js';
 import { secretValues } from './secrets.js';
 import { generateSpanId } from './trace-id.js';
@@ -75,13 +75,7 @@ export function portkeyFetch(options: PortkeyFetchOptions = {}): typeof fetch {
     const context = tryGetPortkeyContext();
     if (context === undefined) warnNoContext('A portkeyFetch() request');
     const perRequest = (init as PortkeyRequestInit | undefined)?.[PORTKEY_REQUEST_OPTIONS];
-    const merged = mergePortkeyOptions(
-      environmentDefaults(),
-      defaults,
-      context?.options,
-      context ? { traceId: context.traceId, metadata: context.metadata } : undefined,
-      perRequest,
-    );
+    const merged = portkeyOptionsInForce(context, defaults, perRequest);
     if (context !== undefined) withExplicitSpan(merged);
     const call = { headers: createPortkeyHeaders(merged), traceId: merged.traceId, secrets: () => secretValues(merged) };
     const signal = eitherSignal(init?.signal, context?.signal);

@@ -1,6 +1,7 @@
 /**
  * What the gateway said about a call, from whatever carries its response headers: a `Response`,
- * an `openai` / portkey-ai error, a portkey-ai result. Shared by the `openai` and `portkey-ai` entries.
+ * an `openai` / portkey-ai error, a portkey-ai result, an AI SDK result or `APICallError`. Shared by
+ * the `openai`, `portkey-ai` and `ai-sdk` entries.
  */
 import { type PortkeyResponseMetadata, readPortkeyResponseHeaders } from './gateway-fetch.js';
 
@@ -11,7 +12,11 @@ export type PortkeyResponseSource =
   /** A `Response` (`.withResponse()`'s `response`, a stream's `response`), an `openai` `APIError`, a portkey-ai error. */
   | { headers?: Headers | Record<string, string | string[] | undefined> | null | undefined }
   /** A portkey-ai result: `getHeaders()` gives Portkey's headers without their `x-portkey-` prefix. */
-  | { getHeaders(): Record<string, string | null | undefined> | null | undefined };
+  | { getHeaders(): Record<string, string | null | undefined> | null | undefined }
+  /** An AI SDK result: `generateText`, `generateObject`, one of `result.steps`. */
+  | { response?: { headers?: Record<string, string | undefined> } | undefined }
+  /** The AI SDK's `APICallError` of a failed call. */
+  | { responseHeaders?: Record<string, string | undefined> };
 
 const PREFIX = 'x-portkey-';
 
@@ -19,8 +24,9 @@ const PREFIX = 'x-portkey-';
  * What the gateway said about a call, from its response headers: trace ID, provider, retry count,
  * cache status, which config target answered. Typed, and `undefined` when `source` carries no headers.
  *
- * @param source - a response (`const { data, response } = await client.chat.completions.create(…).withResponse()`),
- *   the error a failed call threw (`openai` or portkey-ai), or a portkey-ai result (`getHeaders()`).
+ * @param source - a response (`const { data, response } = await client.chat.completions.create(…).withResponse()`,
+ *   `await streamText(…).response`), the error a failed call threw (`openai`, portkey-ai, the AI
+ *   SDK's `APICallError`), a portkey-ai result (`getHeaders()`), or an AI SDK result.
  *
  * @example
  * ```ts
@@ -37,7 +43,14 @@ export function portkeyResponseMetadata(source: PortkeyResponseSource | null | u
     for (const [name, value] of Object.entries(stripped)) if (typeof value === 'string') headers[PREFIX + name.toLowerCase()] = value;
     return readPortkeyResponseHeaders(headers);
   }
-  const headers = (source as { headers?: unknown }).headers;
+  const headers =
+    'headers' in source
+      ? source.headers
+      : 'response' in source
+        ? source.response?.headers
+        : 'responseHeaders' in source
+          ? source.responseHeaders
+          : undefined;
   if (headers === null || typeof headers !== 'object') return undefined;
   return readPortkeyResponseHeaders(headers as Headers | Record<string, string | string[] | undefined>);
 }

@@ -184,6 +184,17 @@ function startupChecked(generate: () => string): () => string {
  * @throws {@link PortkeyContextError} `INVALID_OPTION` for a malformed `traceIdHeaders` list.
  */
 export function createTraceIdReader(options: TraceIdOptions = {}): (headers: IncomingHttpHeaders) => string {
+  const { sources, make } = compileTraceIdOptions(options);
+  if (sources === undefined) return make;
+  if (isDefaultSourceList(sources)) return (headers) => readDefaultSources(headers) ?? make();
+  return (headers) => readSources(headers, sources) ?? make();
+}
+
+/**
+ * The trace-ID options, checked once: the header names to read (`undefined` when incoming IDs are
+ * not trusted or none are listed) and the generator, called once here (see {@link startupChecked}).
+ */
+function compileTraceIdOptions(options: TraceIdOptions): { sources: string[] | undefined; make: () => string } {
   const own = (key: keyof TraceIdOptions) => ownOption(options, key);
   const given = own('traceIdHeaders') ?? DEFAULT_TRACE_ID_HEADERS;
   let list: unknown[];
@@ -213,9 +224,7 @@ export function createTraceIdReader(options: TraceIdOptions = {}): (headers: Inc
         return id;
       }
     : generateTraceId;
-  if (trustIncoming === false || sources.length === 0) return make;
-  if (isDefaultSourceList(sources)) return (headers) => readDefaultSources(headers) ?? make();
-  return (headers) => readSources(headers, sources) ?? make();
+  return { sources: trustIncoming === false || sources.length === 0 ? undefined : sources, make };
 }
 
 /**
@@ -231,15 +240,11 @@ export function createOrderedTraceIdReader(options: TraceIdOptions = {}): ((requ
     throw invalidOption('traceIdFrom', "a non-empty array of 'headers' and functions (request) => trace ID", given);
   }
   if (given.length === 1 && given[0] === 'headers') return undefined;
-  // Headers only, no fallback: the sources are tried in order, then the generator.
-  const fromHeaders = createTraceIdReader({ ...options, generateTraceId: () => NO_ID });
-  const make = createTraceIdReader({ ...options, trustIncoming: false });
+  // The sources are tried in order, then the generator.
+  const { sources, make } = compileTraceIdOptions(options);
   const steps = (given as ('headers' | TraceIdSource)[]).map((source) =>
     source === 'headers'
-      ? (request: { headers: IncomingHttpHeaders }) => {
-          const id = fromHeaders(request.headers);
-          return id === NO_ID ? undefined : id;
-        }
+      ? (request: { headers: IncomingHttpHeaders }) => (sources === undefined ? undefined : readTraceId(request.headers, sources))
       : (request: { headers: IncomingHttpHeaders }) => {
           try {
             const id = source(request);
@@ -254,12 +259,9 @@ export function createOrderedTraceIdReader(options: TraceIdOptions = {}): ((requ
       const id = step(request);
       if (id !== undefined) return id;
     }
-    return make(request.headers);
+    return make();
   };
 }
-
-/** What the header-only reader of {@link createOrderedTraceIdReader} "generates": no ID found. */
-const NO_ID = 'portkey-context.no-trace-id';
 
 /**
  * The response header that returns the trace ID: `'x-portkey-trace-id'` by default, `false` for none.

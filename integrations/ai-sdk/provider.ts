@@ -1,8 +1,9 @@
 import { createOpenAICompatible, type OpenAICompatibleProvider, type OpenAICompatibleProviderSettings } from '@ai-sdk/openai-compatible';
+import { isHostedGateway, noPortkeyKeyError, refuseProviderKey } from '../../src/client-checks.js';
 import { tryGetPortkeyContext, warnNoContext } from '../../src/context.js';
 import { describeType, PortkeyContextError } from '../../src/errors.js';
 import { isPlainObject } from '../../src/headers.js';
-import { isHostedGateway, noPortkeyKeyError, PORTKEY_OPTION_KEYS, type PortkeyOptions, pickPortkeyOptions, resolvePortkeyOptions } from '../../src/options.js';
+import { PORTKEY_OPTION_KEYS, type PortkeyOptions, pickPortkeyOptions, resolvePortkeyOptions } from '../../src/options.js';
 import { portkeyFetch } from '../../src/portkey-fetch.js';
 import { PORTKEY_PROVIDER_OPTIONS_KEY, type PortkeyCallOptions } from './call-options.js';
 import { isCallableModel, withPortkeyCallOptions } from './wrap-model.js';
@@ -34,8 +35,6 @@ export interface PortkeyProviderSettings extends Omit<PortkeyOptions, 'spanId'>,
  */
 export type PortkeyProvider = OpenAICompatibleProvider<string, string, string, string>;
 
-/** A provider's key by its look (OpenAI `sk-…`, `sk-proj-…`, Anthropic `sk-ant-…`): not a Portkey key. */
-const PROVIDER_KEY = /^sk-/;
 
 /**
  * A Vercel AI SDK provider that talks to the Portkey gateway: every call its models make (with
@@ -75,12 +74,7 @@ export function createPortkey(settings: PortkeyProviderSettings = {}): PortkeyPr
     }
   }
   const { baseURL, ...resolved } = resolvePortkeyOptions(pickPortkeyOptions(own));
-  if (typeof resolved.apiKey === 'string' && PROVIDER_KEY.test(resolved.apiKey)) {
-    throw new PortkeyContextError(
-      'INVALID_OPTION',
-      `createPortkey's apiKey (or PORTKEY_API_KEY) is the Portkey API key, and the one given looks like a provider's key ("sk-…"): for provider auth give \`provider: 'openai', authorization: 'Bearer sk-…'\`, a \`virtualKey\` or a \`config\`.`,
-    );
-  }
+  refuseProviderKey(resolved.apiKey, 'createPortkey');
   // The Portkey options as given (PORTKEY_API_KEY is read when each request is sent, by portkeyFetch).
   const { baseURL: _baseURL, ...portkeyOptions } = pickPortkeyOptions(own);
   const gatewayFetch = portkeyFetch({ ...portkeyOptions, ...(own.fetch !== undefined ? { fetch: own.fetch as typeof fetch } : {}) });

@@ -12,12 +12,13 @@ import {
   type ChatOpenAICompletionsCallOptions,
   type ClientOptions,
 } from '@langchain/openai';
+import { isHostedGateway, noPortkeyKeyError } from '../../src/client-checks.js';
 import { tryGetPortkeyContext, warnNoContext } from '../../src/context.js';
 import { NO_PROVIDER_KEY } from '../../src/gateway-fetch.js';
 import { eitherSignal } from '../../src/portkey-fetch.js';
 import { describeType, PortkeyContextError } from '../../src/errors.js';
 import { assertValidPortkeyOptions, createPortkeyHeaders, isPlainObject, refuseBaseURL } from '../../src/headers.js';
-import { isHostedGateway, noPortkeyKeyError, mergePortkeyOptions, PORTKEY_OPTION_KEYS, type PortkeyOptions, pickPortkeyOptions, resolvePortkeyOptions } from '../../src/options.js';
+import { mergePortkeyOptions, PORTKEY_OPTION_KEYS, type PortkeyOptions, pickPortkeyOptions, resolvePortkeyOptions } from '../../src/options.js';
 import { type SECRET_PORTKEY_OPTIONS, secretValues, urlSecrets } from '../../src/secrets.js';
 import { generateSpanId } from '../../src/trace-id.js';
 import { NO_CONTEXT_HELP, warnOnce } from '../../src/warnings.js';

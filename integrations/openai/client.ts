@@ -1,9 +1,10 @@
 import { type ClientOptions, OpenAI } from 'openai';
+import { isHostedGateway, noPortkeyKeyError } from '../../src/client-checks.js';
 import { environmentDefaults, tryGetPortkeyContext } from '../../src/context.js';
 import { describeType, PortkeyContextError } from '../../src/errors.js';
 import { NO_PROVIDER_KEY } from '../../src/gateway-fetch.js';
 import { assertValidPortkeyOptions, isPlainObject } from '../../src/headers.js';
-import { isHostedGateway, noPortkeyKeyError, PORTKEY_OPTION_KEYS, type PortkeyOptions, pickPortkeyOptions, resolvePortkeyOptions } from '../../src/options.js';
+import { PORTKEY_OPTION_KEYS, type PortkeyOptions, pickPortkeyOptions, resolvePortkeyOptions } from '../../src/options.js';
 import { ownOption } from '../../src/own.js';
 import { PORTKEY_REQUEST_OPTIONS, type PortkeyRequestInit, portkeyFetch } from '../../src/portkey-fetch.js';
 import { misplacedOption, refuseOpenAIHabits } from './openai-habits.js';

@@ -5,10 +5,10 @@
  * another user's — sends them again. {@link createPortkeyClient} makes a client that reads the
  * request context instead, on every path of the SDK.
  */
-import { environmentDefaults, tryGetPortkeyContext } from '../../src/context.js';
+import { portkeyOptionsInForce, tryGetPortkeyContext } from '../../src/context.js';
 import { describeType, PortkeyContextError } from '../../src/errors.js';
 import { createPortkeyHeaders, isPlainObject } from '../../src/headers.js';
-import { mergePortkeyOptions, type PortkeyOptions, pickPortkeyOptions } from '../../src/options.js';
+import { type PortkeyOptions, pickPortkeyOptions } from '../../src/options.js';
 import { portkeyFetch } from '../../src/portkey-fetch.js';
 
 /** What {@link createPortkeyClient} relies on in a portkey-ai client (3.x). */
@@ -93,8 +93,7 @@ export function createPortkeyClient<Options extends object, Client extends Portk
   const headers = (): Record<string, string> => {
     const context = tryGetPortkeyContext();
     if (context === undefined) return base;
-    const merged = mergePortkeyOptions(environmentDefaults(), defaults, context.options, { traceId: context.traceId, metadata: context.metadata });
-    return { ...base, ...createPortkeyHeaders(merged) };
+    return { ...base, ...createPortkeyHeaders(portkeyOptionsInForce(context, defaults)) };
   };
   Object.defineProperty(client, 'fetch', { value: fetch, writable: true, configurable: true, enumerable: false });
   Object.defineProperty(client, 'customHeaders', {
