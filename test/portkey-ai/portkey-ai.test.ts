@@ -13,6 +13,7 @@ import { withPortkeyOverrides } from 'portkey-context';
 import { portkeyMiddleware } from 'portkey-context/express';
 import { createPortkeyClient, portkeyResponseMetadata } from 'portkey-context/portkey-ai';
 import { type GatewayStack, openRequest, type RecordedGatewayRequest, serveOnLoopback, startGatewayStack, waitUntil } from '../harness/index.js';
+import { expectFiftyUsersAttributed } from '../harness/fifty-users.js';
 
 const PORTKEY_KEY = 'pk-portkey-ai-test-key';
 const PROVIDER_KEY = 'sk-stub-provider-key';
@@ -127,35 +128,7 @@ beforeEach(() => {
 
 describe('createPortkeyClient(Portkey): portkey-ai per request (real gateway)', () => {
   it('50 overlapping requests from 50 users, invoke and stream: every gateway request carries its own trace ID and user', async () => {
-    stack.stub.script((body) => ({ delayMs: Number(/\[slow:(\d+)\]/.exec(userText({ body }))?.[1] ?? 0), chunkDelayMs: 5 }));
-    const responses = await Promise.all(
-      Array.from({ length: 50 }, (_, i) => {
-        const route = i % 2 === 0 ? 'chat' : 'stream';
-        const q = `user-${i} asks [slow:${(i * 7) % 40}]`;
-        return request(app.url)
-          .get(`/${route}`)
-          .query({ q })
-          .set('x-request-id', `req-${i}`)
-          .set('x-user', `user-${i}`)
-          .then((res) => ({ i, route, q, res }));
-      }),
-    );
-    for (const { i, route, q, res } of responses) {
-      expect(res.status, `${route} ${i}`).toBe(200);
-      if (route === 'chat') expect(res.body).toEqual({ text: `echo: ${q}`, traceId: `req-${i}` });
-      else expect([...res.text.matchAll(/^data: (".*")$/gm)].map((m) => JSON.parse(m[1]!)).join('')).toBe(`echo: ${q}`);
-    }
-    expect(stack.gatewayRequests).toHaveLength(50);
-    let misattributed = 0;
-    for (const sent of stack.gatewayRequests) {
-      const i = Number(/^user-(\d+) /.exec(userText(sent))![1]);
-      if (sent.headers['x-portkey-trace-id'] !== `req-${i}` || metadataOf(sent)._user !== `user-${i}`) misattributed++;
-      expect(sent.headers['x-portkey-api-key']).toBe(PORTKEY_KEY);
-      expect(sent.headers.authorization).toBe(`Bearer ${PROVIDER_KEY}`);
-    }
-    expect(misattributed).toBe(0);
-    expect(stack.stub.requests).toHaveLength(50);
-    for (const upstream of stack.stub.requests) expect(upstream.headers.authorization).toBe(`Bearer ${PROVIDER_KEY}`);
+    await expectFiftyUsersAttributed(app.url, stack, { portkeyKey: PORTKEY_KEY, providerKey: PROVIDER_KEY });
   });
 
   it("the paths portkey-ai sends through its bundled openai SDK carry the request's trace ID and user too", async () => {
