@@ -1,11 +1,14 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { BRAND, hasBrand, setBrand } from './brand.js';
+import { CONTEXT_CALLS, type CallPolicy, ContextCalls, compileCallPolicy, contextCalls, type PortkeyCallPolicyOptions, type TenantResult } from './call-policy.js';
 import { invalidOption, PortkeyContextError } from './errors.js';
 import { assertValidPortkeyOptions, createPortkeyHeaders, isPlainObject, refuseBaseURL } from './headers.js';
 import { mergeMetadata } from './metadata.js';
 import { mergePortkeyOptions, type PortkeyMetadataRecord, type PortkeyOptions, pickPortkeyOptions } from './options.js';
 import { ownOption as own } from './own.js';
+import { checkedTenant, type ResolvedTenant, type TenantRouting, tenantCacheNamespace } from './tenant.js';
 import { generateTraceId } from './trace-id.js';
+import type { PortkeyUsageSummary } from './usage-ledger.js';
 import { NO_CONTEXT_HELP, warnOnce } from './warnings.js';
 
 /**
@@ -31,6 +34,11 @@ export interface PortkeyContext {
    * trace ID and metadata < `overrides` (metadata merged at every step).
    */
   headers(overrides?: PortkeyOptions): Record<string, string>;
+  /**
+   * What this context's gateway calls spent so far — calls, tokens, cache hits, retries, latency,
+   * each call — whichever client of this package sent them. A nested scope shows its request's.
+   */
+  readonly usage: PortkeyUsageSummary;
 }
 
 /** What {@link runWithPortkeyContext} starts a context from. */
@@ -43,6 +51,15 @@ export interface PortkeyContextInit {
   options?: PortkeyOptions;
   /** Aborts the context's gateway calls when it fires (a job's cancellation, say). */
   signal?: AbortSignal;
+  /**
+   * The tenant of this work: its routing, or a function giving it (called on the first gateway
+   * call, may be async). See the `tenant` option of the middleware.
+   */
+  tenant?: TenantRouting | (() => TenantResult);
+  /** Refuse gateway calls when `tenant` gives none (`NO_TENANT`). @default false */
+  requireTenant?: boolean;
+  /** Refuse further gateway calls once this context's recorded tokens reach this (`TOKEN_BUDGET_EXCEEDED`). */
+  maxTokensPerRequest?: number;
 }
 
 const STORE_KEY = Symbol.for('portkey-context.store');
@@ -65,13 +82,12 @@ export function environmentDefaults(): PortkeyOptions | undefined {
  * (metadata merged at every step).
  */
 export function portkeyOptionsInForce(context: PortkeyContext | undefined, defaults: PortkeyOptions | undefined, overrides?: PortkeyOptions): PortkeyOptions {
-  return mergePortkeyOptions(
-    environmentDefaults(),
-    defaults,
-    context?.options,
-    context ? { traceId: context.traceId, metadata: context.metadata } : undefined,
-    overrides,
-  );
+  if (context === undefined) return mergePortkeyOptions(environmentDefaults(), defaults, overrides);
+  const merged = mergePortkeyOptions(environmentDefaults(), defaults, context.options, { traceId: context.traceId, metadata: context.metadata }, overrides);
+  const tenant = contextCalls(context)?.tenant;
+  // A tenant's calls never share cache entries with another's: every namespace is under its own.
+  if (tenant !== undefined) merged.cacheNamespace = tenantCacheNamespace(tenant, merged.cacheNamespace);
+  return merged;
 }
 
 /** Shared behaviour of every context kind: how headers are made from traceId, metadata and options. */
@@ -80,11 +96,20 @@ export abstract class PortkeyContextBase implements PortkeyContext {
   abstract readonly metadata: PortkeyMetadataRecord;
   abstract readonly options: PortkeyOptions;
   abstract readonly signal: AbortSignal | undefined;
+  /** The context's calls: its usage ledger, its tenant and the checks made before each call. */
+  abstract readonly [CONTEXT_CALLS]: ContextCalls;
 
+  /**
+   * @throws {@link PortkeyContextError} `TENANT_PENDING` while an async tenant is being resolved;
+   *   `NO_TENANT` / `TOKEN_BUDGET_EXCEEDED` when a call is refused.
+   */
   headers(overrides?: PortkeyOptions): Record<string, string> {
-    return createPortkeyHeaders(
-      mergePortkeyOptions(environmentDefaults(), this.options, { traceId: this.traceId, metadata: this.metadata }, overrides),
-    );
+    this[CONTEXT_CALLS].prepareSync();
+    return createPortkeyHeaders(portkeyOptionsInForce(this, undefined, overrides));
+  }
+
+  get usage(): PortkeyUsageSummary {
+    return this[CONTEXT_CALLS].ledger.summary();
   }
 }
 setBrand(PortkeyContextBase.prototype, BRAND.context);
@@ -99,12 +124,29 @@ function withoutRequestFields(options: PortkeyOptions | undefined): PortkeyOptio
   return rest;
 }
 
+/** The call policy and known tenant of a context init (`tenant` a routing or a function). */
+function initPolicy(init: PortkeyContextInit): { policy: CallPolicy | undefined; tenant: ResolvedTenant | undefined } {
+  const given = own(init, 'tenant');
+  const fn = typeof given === 'function' ? (given as () => TenantResult) : undefined;
+  if (given !== undefined && fn === undefined && !isPlainObject(given)) throw invalidOption('tenant', 'a tenant routing { id, … } or a function returning one', given);
+  const policy = compileCallPolicy({
+    tenant: fn,
+    requireTenant: own(init, 'requireTenant') as boolean | undefined,
+    maxTokensPerRequest: own(init, 'maxTokensPerRequest') as number | undefined,
+  } satisfies PortkeyCallPolicyOptions<void>);
+  const tenant = fn === undefined && given !== undefined ? checkedTenant(given) : undefined;
+  return { policy, tenant };
+}
+
 class StaticContext extends PortkeyContextBase {
   readonly traceId: string;
-  readonly options: PortkeyOptions;
+  readonly #options: PortkeyOptions;
   readonly signal: AbortSignal | undefined;
   readonly #staticMetadata: PortkeyMetadataRecord | undefined;
   readonly #metadata: PortkeyContextInit['metadata'];
+  readonly #policy: CallPolicy | undefined;
+  readonly #tenant: ResolvedTenant | undefined;
+  #calls: ContextCalls | undefined;
 
   constructor(init: PortkeyContextInit) {
     super();
@@ -118,17 +160,35 @@ class StaticContext extends PortkeyContextBase {
     }
     const signal = own(init, 'signal');
     if (signal !== undefined && !(signal instanceof AbortSignal)) throw invalidOption('signal', 'an AbortSignal', signal);
+    const { policy, tenant } = initPolicy(init);
     this.traceId = (own(init, 'traceId') ?? own(options, 'traceId') ?? generateTraceId()) as string;
-    this.options = withoutRequestFields(options);
+    this.#options = withoutRequestFields(options);
     this.signal = signal;
     this.#staticMetadata = (own(options, 'metadata') ?? undefined) as PortkeyMetadataRecord | undefined;
     this.#metadata = metadata as PortkeyContextInit['metadata'];
-    assertValidPortkeyOptions({ ...this.options, traceId: this.traceId, metadata: this.#staticMetadata });
+    this.#policy = policy;
+    this.#tenant = tenant;
+    assertValidPortkeyOptions({ ...this.#options, traceId: this.traceId, metadata: this.#staticMetadata });
+  }
+
+  get [CONTEXT_CALLS](): ContextCalls {
+    this.#calls ??= new ContextCalls(this.#policy, undefined, this.#tenant);
+    return this.#calls;
+  }
+
+  /** Whether a tenant may add to the options and metadata. */
+  get #tenanted(): boolean {
+    return this.#policy?.tenant !== undefined || this.#tenant !== undefined;
+  }
+
+  get options(): PortkeyOptions {
+    return this.#tenanted ? this[CONTEXT_CALLS].options(this.#options) : this.#options;
   }
 
   get metadata(): PortkeyMetadataRecord {
     const own = typeof this.#metadata === 'function' ? this.#metadata() : this.#metadata;
-    return mergeMetadata(this.#staticMetadata, own);
+    const tenant = this.#tenanted ? this[CONTEXT_CALLS].metadata : undefined;
+    return mergeMetadata(tenant === undefined ? this.#staticMetadata : mergeMetadata(tenant, this.#staticMetadata), own);
   }
 }
 
@@ -138,8 +198,11 @@ export const PARENT_CONTEXT: unique symbol = Symbol.for('portkey-context.parent'
 class OverrideContext extends PortkeyContextBase {
   readonly [PARENT_CONTEXT]: PortkeyContext;
   readonly traceId: string;
-  readonly options: PortkeyOptions;
   readonly #metadata: PortkeyMetadataRecord | undefined;
+  /** The scope's own options (no trace ID or metadata), laid over the parent's when asked. */
+  readonly #own: PortkeyOptions;
+  #parentOptions: PortkeyOptions | undefined;
+  #options: PortkeyOptions | undefined;
 
   constructor(parent: PortkeyContext, overrides: PortkeyOptions) {
     super();
@@ -148,8 +211,22 @@ class OverrideContext extends PortkeyContextBase {
     this[PARENT_CONTEXT] = parent;
     this.traceId = (own(overrides as PortkeyOptions, 'traceId') ?? parent.traceId) as string;
     this.#metadata = (own(overrides as PortkeyOptions, 'metadata') ?? undefined) as PortkeyMetadataRecord | undefined;
-    this.options = { ...parent.options, ...withoutRequestFields(overrides) };
+    this.#own = withoutRequestFields(overrides);
     assertValidPortkeyOptions({ ...this.options, traceId: this.traceId, metadata: this.#metadata });
+  }
+
+  /** The parent's options (its tenant's, once resolved) with the scope's over them. */
+  get options(): PortkeyOptions {
+    const parentOptions = this[PARENT_CONTEXT].options;
+    if (parentOptions !== this.#parentOptions) {
+      this.#parentOptions = parentOptions;
+      this.#options = { ...parentOptions, ...this.#own };
+    }
+    return this.#options!;
+  }
+
+  get [CONTEXT_CALLS](): ContextCalls {
+    return contextCalls(this[PARENT_CONTEXT])!;
   }
 
   get metadata(): PortkeyMetadataRecord {
@@ -258,4 +335,31 @@ export function warnNoContext(caller: string): void {
  */
 export function portkeySignal(): AbortSignal | undefined {
   return portkeyContextStorage.getStore()?.signal;
+}
+
+/**
+ * What the gateway calls of the context in force spent so far (its request's, in a nested scope):
+ * calls, tokens, cache hits, retries, latency, and each call. `undefined` outside a context.
+ *
+ * @example
+ * ```ts
+ * const { totalTokens, calls } = portkeyUsage() ?? {};
+ * ```
+ */
+export function portkeyUsage(): PortkeyUsageSummary | undefined {
+  return portkeyContextStorage.getStore()?.usage;
+}
+
+/**
+ * Resolves the tenant of the context in force now (the `tenant` option), if not done yet, and
+ * returns its ID. Gateway clients of this package wait for it themselves; call this before
+ * building headers synchronously (`portkeyHeaders()`) when `tenant` is async.
+ *
+ * @returns the tenant's ID, or `undefined` when there is none (or no context).
+ * @throws {@link PortkeyContextError} `TENANT_RESOLUTION_FAILED` when the `tenant` option fails.
+ */
+export async function resolvePortkeyTenant(): Promise<string | undefined> {
+  const context = portkeyContextStorage.getStore();
+  const calls = context === undefined ? undefined : contextCalls(context);
+  return (await calls?.resolveTenant())?.id;
 }

@@ -12,7 +12,11 @@ export type PortkeyContextErrorCode =
   | 'CLIENT_DISCONNECTED'
   | 'TIMEOUT'
   | 'STREAM_INCOMPLETE'
-  | 'MALFORMED_RESPONSE';
+  | 'MALFORMED_RESPONSE'
+  | 'NO_TENANT'
+  | 'TENANT_PENDING'
+  | 'TENANT_RESOLUTION_FAILED'
+  | 'TOKEN_BUDGET_EXCEEDED';
 
 /**
  * The one error class of portkey-context. Messages say what to do next and never contain a key.

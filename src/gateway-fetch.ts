@@ -4,7 +4,9 @@
  * the client's placeholder key removed, error bodies that keep the gateway's message and the trace
  * ID and carry no secret, and the response headers kept for whoever asks what the gateway said.
  */
+import { recordedResponse } from './answer-usage.js';
 import { redactSecrets } from './secrets.js';
+import type { CallRecording, UsageLedger } from './usage-ledger.js';
 
 /**
  * The key handed to an `openai`-style client, which insists on one: it is never sent (the request's
@@ -23,6 +25,8 @@ export interface GatewayCall {
   secrets?: () => readonly string[];
   /** The gateway's response headers, kept as they came. */
   responseHeaders?: Headers;
+  /** The usage ledger of the call's context: each request sent is recorded in it. */
+  ledger?: UsageLedger | undefined;
 }
 
 /** What Portkey's response headers say about a call. */
@@ -101,11 +105,37 @@ export function sendToGateway(
   defaultHeaders?: Record<string, string>,
 ): Promise<Response> {
   const headers = requestHeaders(init?.headers, call, defaultHeaders);
+  const recording = call?.ledger?.start(call.traceId, requestedModel(init?.body));
   // Not async: one promise less per call, and nothing is awaited on the success path.
-  return baseFetch(input, { ...init, headers }).then((response) => {
-    if (call) call.responseHeaders = response.headers;
-    return response.ok ? response : describedErrorResponse(response, call);
-  });
+  const sent = baseFetch(input, { ...init, headers });
+  if (recording === undefined) {
+    return sent.then((response) => {
+      if (call) call.responseHeaders = response.headers;
+      return response.ok ? response : describedErrorResponse(response, call);
+    });
+  }
+  return sent.then(
+    (response) => {
+      call!.responseHeaders = response.headers;
+      recording.responded(response.status, response.headers);
+      return response.ok ? recordedResponse(response, redacting(recording, call!)) : describedErrorResponse(response, call, recording);
+    },
+    (error: unknown) => {
+      recording.failed(redactSecrets(error instanceof Error ? error.message : String(error), call!.secrets?.() ?? []));
+      throw error;
+    },
+  );
+}
+
+/** The model a request body asks for, when its JSON names it near the start (clients write it first). */
+function requestedModel(body: unknown): string | undefined {
+  if (typeof body !== 'string') return undefined;
+  return /"model"\s*:\s*"([^"\\]{1,200})"/.exec(body.slice(0, 400))?.[1];
+}
+
+/** `recording` with the call's secrets taken out of any failure it records. */
+function redacting(recording: CallRecording, call: GatewayCall): CallRecording {
+  return { ...recording, failed: (message) => recording.failed(redactSecrets(message, call.secrets?.() ?? [])) };
 }
 
 /** The gateway's message from an error body: OpenAI-shaped (`error.message`), Portkey's own, or text. */
@@ -123,8 +153,14 @@ function errorMessage(body: string): { message: string | undefined; openAIShaped
   return { message: typeof message === 'string' && message ? `Portkey gateway: ${message}` : undefined, openAIShaped: undefined };
 }
 
-async function describedErrorResponse(response: Response, call: GatewayCall | undefined): Promise<Response> {
-  const text = await response.text();
+async function describedErrorResponse(response: Response, call: GatewayCall | undefined, recording?: CallRecording): Promise<Response> {
+  let text: string;
+  try {
+    text = await response.text();
+  } catch (error) {
+    recording?.failed(`${response.status} ${response.statusText}`);
+    throw error;
+  }
   const { message, openAIShaped } = errorMessage(text);
   let body = text;
   if (message !== undefined || openAIShaped !== undefined) {
@@ -134,6 +170,10 @@ async function describedErrorResponse(response: Response, call: GatewayCall | un
   }
   const secrets = call?.secrets?.();
   if (secrets?.length) body = redactSecrets(body, secrets);
+  if (recording !== undefined) {
+    const reason = `${response.status}: ${withTraceId(message ?? (response.statusText || 'error'), call?.traceId)}`;
+    recording.failed(secrets?.length ? redactSecrets(reason, secrets) : reason);
+  }
   const headers = new Headers(response.headers);
   headers.delete('content-length');
   headers.delete('content-encoding');

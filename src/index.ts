@@ -6,6 +6,8 @@ export {
   type PortkeyContextInit,
   portkeyHeaders,
   portkeySignal,
+  portkeyUsage,
+  resolvePortkeyTenant,
   runWithPortkeyContext,
   tryGetPortkeyContext,
   withPortkeyOverrides,
@@ -24,6 +26,10 @@ export {
   withPortkeyPropagation,
 } from './propagation.js';
 export type { PortkeyRequestOptions, RequestLike, RequestMetadataOption } from './request-context.js';
+export type { PortkeyRequestEndSummary, RequestEndOptions } from './request-end.js';
+export type { PortkeyCallPolicyOptions, TenantResult } from './call-policy.js';
+export type { TenantRouting } from './tenant.js';
+export type { PortkeyCallUsage, PortkeyUsageSummary } from './usage-ledger.js';
 export { displayURL, redactSecrets, secretValues } from './secrets.js';
 export {
   DEFAULT_TRACE_ID_HEADERS,

@@ -1,4 +1,5 @@
-import { portkeyOptionsInForce, tryGetPortkeyContext, warnNoContext } from './context.js';
+import { beforeGatewayCall, contextCalls } from './call-policy.js';
+import { type PortkeyContext, portkeyOptionsInForce, tryGetPortkeyContext, warnNoContext } from './context.js';
 import { invalidOption } from './errors.js';
 import { assertValidPortkeyOptions, createPortkeyHeaders, isPlainObject, refuseBaseURL } from './headers.js';
 import { sendToGateway } from './gateway-fetch.js';
@@ -71,14 +72,23 @@ export function portkeyFetch(options: PortkeyFetchOptions = {}): typeof fetch {
   if (typeof baseFetch !== 'function') throw invalidOption('fetch', 'a fetch function', baseFetch);
   const defaults = pickPortkeyOptions(options as PortkeyOptions);
   assertValidPortkeyOptions(defaults);
-  return function portkeyContextFetch(input, init) {
-    const context = tryGetPortkeyContext();
-    if (context === undefined) warnNoContext('A portkeyFetch() request');
+  const send = (context: PortkeyContext | undefined, input: Parameters<typeof fetch>[0], init: RequestInit | undefined): Promise<Response> => {
     const perRequest = (init as PortkeyRequestInit | undefined)?.[PORTKEY_REQUEST_OPTIONS];
     const merged = portkeyOptionsInForce(context, defaults, perRequest);
     if (context !== undefined) withExplicitSpan(merged);
-    const call = { headers: createPortkeyHeaders(merged), traceId: merged.traceId, secrets: () => secretValues(merged) };
+    const ledger = context === undefined ? undefined : contextCalls(context)?.ledger;
+    const call = { headers: createPortkeyHeaders(merged), traceId: merged.traceId, secrets: () => secretValues(merged), ledger };
     const signal = eitherSignal(init?.signal, context?.signal);
     return sendToGateway(baseFetch, input, signal === init?.signal ? init : { ...init, signal }, call);
+  };
+  return function portkeyContextFetch(input, init) {
+    const context = tryGetPortkeyContext();
+    if (context === undefined) {
+      warnNoContext('A portkeyFetch() request');
+      return send(undefined, input, init);
+    }
+    // The request's tenant, requireTenant and the token budget: waited for, or refused, before sending.
+    const ready = beforeGatewayCall(context);
+    return ready === undefined ? send(context, input, init) : ready.then(() => send(context, input, init));
   };
 }

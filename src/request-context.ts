@@ -1,5 +1,6 @@
-import type { IncomingHttpHeaders } from 'node:http';
+import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
 import { BRAND, hasBrand, setBrand } from './brand.js';
+import { CONTEXT_CALLS, type CallPolicy, ContextCalls, compileCallPolicy, type PortkeyCallPolicyOptions } from './call-policy.js';
 import { PARENT_CONTEXT, type PortkeyContext, PortkeyContextBase, portkeyContextStorage } from './context.js';
 import { disconnectSignal, type ResponseLike } from './disconnect.js';
 import { invalidOption, PortkeyContextError } from './errors.js';
@@ -7,6 +8,7 @@ import { assertValidPortkeyOptions, isPlainObject, refuseBaseURL } from './heade
 import { METADATA_HEADER_MAX_LENGTH, mergeMetadata, normalizeMetadata, userMetadata } from './metadata.js';
 import { type PortkeyMetadataRecord, type PortkeyOptions, pickPortkeyOptions } from './options.js';
 import { ownOption } from './own.js';
+import { compileRequestEnd, type RequestEndOptions } from './request-end.js';
 import { createOrderedTraceIdReader, createTraceIdReader, type TraceIdOptions, traceIdResponseHeader } from './trace-id.js';
 
 /** The least a request must have: Node's headers, and the `user` auth may set on it later. */
@@ -27,7 +29,8 @@ export type RequestMetadataOption<Req> =
 /** Options of a request-scoped context: the app's Portkey defaults plus trace-ID and metadata rules. */
 export interface PortkeyRequestOptions<Req extends RequestLike = RequestLike>
   extends Omit<PortkeyOptions, 'traceId' | 'metadata'>,
-    TraceIdOptions {
+    TraceIdOptions,
+    PortkeyCallPolicyOptions<Req> {
   /**
    * Metadata for every gateway call made while serving a request. Default: `_user` and
    * `_organisation` from `request.user`, `_environment` from `NODE_ENV`.
@@ -50,40 +53,53 @@ export interface PortkeyRequestOptions<Req extends RequestLike = RequestLike>
   abortOnDisconnect?: boolean;
 }
 
+/** What every request context of one app shares: its static options, metadata rules and call policy. */
+export interface RequestContextApp<Req extends RequestLike> {
+  readonly options: PortkeyOptions;
+  readonly resolveMetadata: (request: Req) => PortkeyMetadataRecord;
+  readonly policy: CallPolicy | undefined;
+}
+
 /** A request's Portkey context: trace ID fixed at the start, metadata read from the request when asked. */
 export class PortkeyRequestContext<Req extends RequestLike = RequestLike> extends PortkeyContextBase {
   // `declare`: assigned once in the constructor, not defined empty first (one is made per request).
   declare readonly traceId: string;
-  declare readonly options: PortkeyOptions;
   /**
    * The request metadata is read from. Adapters may point it at the framework's request object
    * (Fastify's, under NestJS) once they have it.
    */
   declare request: Req;
-  readonly #resolveMetadata: (request: Req) => PortkeyMetadataRecord;
+  readonly #app: RequestContextApp<Req>;
+  /** The request's calls (ledger, tenant): made on the first call, or when asked. */
+  #calls: ContextCalls | undefined;
   /**
    * The response whose early close aborts the request's calls, until the signal is asked for; then
    * the signal. One field for both: a field more per request measurably slowed `bench/`.
    */
   #abort: ResponseLike | AbortSignal | undefined;
 
-  constructor(
-    traceId: string,
-    request: Req,
-    options: PortkeyOptions,
-    resolveMetadata: (request: Req) => PortkeyMetadataRecord,
-    response?: ResponseLike,
-  ) {
+  constructor(traceId: string, request: Req, app: RequestContextApp<Req>, response?: ResponseLike) {
     super();
     this.traceId = traceId;
     this.request = request;
-    this.options = options;
-    this.#resolveMetadata = resolveMetadata;
+    this.#app = app;
     this.#abort = response;
   }
 
+  get [CONTEXT_CALLS](): ContextCalls {
+    this.#calls ??= new ContextCalls(this.#app.policy, this.request);
+    return this.#calls;
+  }
+
+  /** The app's options, with the request's tenant's over them once it is resolved. */
+  get options(): PortkeyOptions {
+    return this.#calls === undefined ? this.#app.options : this.#calls.options(this.#app.options);
+  }
+
   get metadata(): PortkeyMetadataRecord {
-    return this.#resolveMetadata(this.request);
+    const metadata = this.#app.resolveMetadata(this.request);
+    const tenant = this.#calls?.metadata;
+    return tenant === undefined ? metadata : mergeMetadata(tenant, metadata);
   }
 
   /** Fires when the client disconnects before the response is complete; see {@link PortkeyContext.signal}. */
@@ -220,22 +236,29 @@ export function createRequestContextFactory<Req extends RequestLike>(
   if (options.metadata !== undefined && typeof options.metadata !== 'function') {
     assertValidPortkeyOptions({ metadata: options.metadata });
   }
-  const resolveMetadata = metadataResolver(options.metadata, options.trustIncomingMetadata);
+  const app: RequestContextApp<Req> = {
+    options: staticOptions,
+    resolveMetadata: metadataResolver(options.metadata, options.trustIncomingMetadata),
+    policy: compileCallPolicy(options),
+  };
   const ordered = createOrderedTraceIdReader(options);
   if (ordered) {
     return options.abortOnDisconnect === false
-      ? (request) => new PortkeyRequestContext(ordered(request), request, staticOptions, resolveMetadata)
-      : (request, response) => new PortkeyRequestContext(ordered(request), request, staticOptions, resolveMetadata, response);
+      ? (request) => new PortkeyRequestContext(ordered(request), request, app)
+      : (request, response) => new PortkeyRequestContext(ordered(request), request, app, response);
   }
   const readTraceId = createTraceIdReader(options);
   if (options.abortOnDisconnect === false) {
-    return (request) => new PortkeyRequestContext(readTraceId(request.headers), request, staticOptions, resolveMetadata);
+    return (request) => new PortkeyRequestContext(readTraceId(request.headers), request, app);
   }
-  return (request, response) => new PortkeyRequestContext(readTraceId(request.headers), request, staticOptions, resolveMetadata, response);
+  return (request, response) => new PortkeyRequestContext(readTraceId(request.headers), request, app, response);
 }
 
-/** Options of a request-context entry point (the Express middleware, the NestJS module): {@link PortkeyRequestOptions} and the response header. */
-export interface PortkeyRequestEntryOptions<Req extends RequestLike = RequestLike> extends PortkeyRequestOptions<Req> {
+/**
+ * Options of a request-context entry point (the Express middleware, the NestJS module):
+ * {@link PortkeyRequestOptions}, the end-of-request hooks and the response header.
+ */
+export interface PortkeyRequestEntryOptions<Req extends RequestLike = RequestLike> extends PortkeyRequestOptions<Req>, RequestEndOptions<Req> {
   /** Response header that returns the trace ID to the client; `false` sends none. @default 'x-portkey-trace-id' */
   responseHeader?: string | false;
 }
@@ -250,7 +273,16 @@ export interface PortkeyRequestEntryOptions<Req extends RequestLike = RequestLik
 export function compileRequestOptions<Req extends RequestLike>(
   options: PortkeyRequestEntryOptions<Req> = {},
 ): { createContext: (request: Req, response?: ResponseLike) => PortkeyRequestContext<Req>; responseHeader: string | false } {
-  const createContext = createRequestContextFactory<Req>(options);
+  const create = createRequestContextFactory<Req>(options);
+  const atEnd = compileRequestEnd<Req>(options);
+  const createContext: typeof create =
+    atEnd === undefined
+      ? create
+      : (request, response) => {
+          const context = create(request, response);
+          if (response !== undefined) atEnd(context, request, response as ServerResponse);
+          return context;
+        };
   return { createContext, responseHeader: traceIdResponseHeader(ownOption(options, 'responseHeader')) };
 }
 

@@ -7,7 +7,8 @@
  * Everything else is the inner model's, read through a Proxy: `specificationVersion`, `provider`,
  * `modelId`, `supportedUrls` and whatever a later spec adds.
  */
-import { withPortkeyOverrides } from '../../src/context.js';
+import { beforeGatewayCall } from '../../src/call-policy.js';
+import { tryGetPortkeyContext, withPortkeyOverrides } from '../../src/context.js';
 import { type PortkeyCallOptions, takePortkeyCallOptions } from './call-options.js';
 
 /** The methods of the provider spec that make one call to the gateway. */
@@ -25,6 +26,13 @@ export function isCallableModel(value: unknown): value is object {
 type CallMethod = (this: object, options?: Record<string, unknown>) => PromiseLike<unknown>;
 
 function callWithPortkeyOptions(inner: object, method: CallMethod, options: Record<string, unknown> | undefined, beforeCall: BeforeCall): PromiseLike<unknown> {
+  // The request's tenant, requireTenant and the token budget: waited for, or refused, before the call.
+  const ready = beforeGatewayCall(tryGetPortkeyContext());
+  if (ready !== undefined) return ready.then(() => call(inner, method, options, beforeCall));
+  return call(inner, method, options, beforeCall);
+}
+
+function call(inner: object, method: CallMethod, options: Record<string, unknown> | undefined, beforeCall: BeforeCall): PromiseLike<unknown> {
   try {
     const { overrides, providerOptions } = takePortkeyCallOptions(options?.providerOptions);
     beforeCall(overrides);

@@ -1,6 +1,7 @@
 import { IncomingMessage, type ServerResponse } from 'node:http';
 import { type PortkeyContext, portkeyContextStorage } from '../../src/context.js';
 import { findRequestContext, type PortkeyRequestOptions } from '../../src/request-context.js';
+import type { RequestEndOptions } from '../../src/request-end.js';
 import { warnOnce } from '../../src/warnings.js';
 import { PortkeyContextError } from '../../src/errors.js';
 // Internal: shared with the NestJS module, not part of the package's public API.
@@ -11,7 +12,8 @@ export type PortkeyExpressRequest = IncomingMessage & { user?: any; portkey?: Po
 
 /** Options of {@link portkeyMiddleware}. */
 export interface PortkeyMiddlewareOptions<Req extends PortkeyExpressRequest = PortkeyExpressRequest>
-  extends PortkeyRequestOptions<Req> {
+  extends PortkeyRequestOptions<Req>,
+    RequestEndOptions<Req> {
   /** Response header that returns the trace ID to the client; `false` sends none. @default 'x-portkey-trace-id' */
   responseHeader?: string | false;
 }

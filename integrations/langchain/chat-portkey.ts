@@ -13,12 +13,13 @@ import {
   type ClientOptions,
 } from '@langchain/openai';
 import { isHostedGateway, noPortkeyKeyError } from '../../src/client-checks.js';
-import { tryGetPortkeyContext, warnNoContext } from '../../src/context.js';
+import { beforeGatewayCall, contextCalls } from '../../src/call-policy.js';
+import { portkeyOptionsInForce, tryGetPortkeyContext, warnNoContext } from '../../src/context.js';
 import { NO_PROVIDER_KEY } from '../../src/gateway-fetch.js';
 import { eitherSignal } from '../../src/portkey-fetch.js';
 import { describeType, PortkeyContextError } from '../../src/errors.js';
 import { assertValidPortkeyOptions, createPortkeyHeaders, isPlainObject, refuseBaseURL } from '../../src/headers.js';
-import { mergePortkeyOptions, PORTKEY_OPTION_KEYS, type PortkeyOptions, pickPortkeyOptions, resolvePortkeyOptions } from '../../src/options.js';
+import { PORTKEY_OPTION_KEYS, type PortkeyOptions, pickPortkeyOptions, resolvePortkeyOptions } from '../../src/options.js';
 import { type SECRET_PORTKEY_OPTIONS, secretValues, urlSecrets } from '../../src/secrets.js';
 import { generateSpanId } from '../../src/trace-id.js';
 import { NO_CONTEXT_HELP, warnOnce } from '../../src/warnings.js';
@@ -169,6 +170,19 @@ function withoutGatewayMetadata(generation: ChatGeneration): ChatGeneration {
   const { portkey: _portkey, ...responseMetadata } = message.response_metadata;
   const fields = Object.fromEntries(Object.entries(message).filter(([key]) => !key.startsWith('lc_')));
   return { ...generation, message: new AIMessage({ ...fields, response_metadata: responseMetadata } as never) };
+}
+
+/** A stream that starts once `started` gives it (the call waited for its tenant). */
+function laterStream<T>(started: Promise<AsyncGenerator<T>>): AsyncGenerator<T> {
+  const stream = {
+    next: () => started.then((inner) => inner.next()),
+    return: (value?: unknown) => started.then((inner) => inner.return(value as never)),
+    throw: (error?: unknown) => started.then((inner) => inner.throw(error)),
+    [Symbol.asyncIterator]() {
+      return stream;
+    },
+  };
+  return stream as unknown as AsyncGenerator<T>;
 }
 
 function textOf(content: MessageContent): string {
@@ -375,12 +389,7 @@ export class ChatPortkey<CallOptions extends ChatPortkeyCallOptions = ChatPortke
       else warnNoContext('A ChatPortkey model');
     }
     refuseBaseURL(options?.portkey, 'a single call');
-    const merged = mergePortkeyOptions(
-      this.#portkey,
-      context?.options,
-      context ? { traceId: context.traceId, metadata: context.metadata } : undefined,
-      options?.portkey,
-    );
+    const merged = portkeyOptionsInForce(context, this.#portkey, options?.portkey);
     if (this.#hosted && merged.apiKey === undefined) {
       throw noPortkeyKeyError(this.baseURL, 'the model', "{ portkey: { apiKey } }");
     }
@@ -406,7 +415,8 @@ export class ChatPortkey<CallOptions extends ChatPortkeyCallOptions = ChatPortke
     // Sent by the gateway fetch, which also drops the openai client's placeholder `Authorization`
     // unless provider auth is configured.
     const headers = createPortkeyHeaders(merged);
-    const gateway = { headers, traceId: merged.traceId, secrets: () => secretValues(merged, this.#defaultHeaders) };
+    const ledger = context === undefined ? undefined : contextCalls(context)?.ledger;
+    const gateway = { headers, traceId: merged.traceId, secrets: () => secretValues(merged, this.#defaultHeaders), ledger };
     return { options: merged, traceId: merged.traceId, gateway, signal: eitherSignal(options?.signal, context?.signal) };
   }
 
@@ -420,8 +430,24 @@ export class ChatPortkey<CallOptions extends ChatPortkeyCallOptions = ChatPortke
     };
   }
 
+  /**
+   * `send(call)` with the call prepared now — or, when the context's tenant is still to be resolved
+   * (or a check refuses the call), once it is: `requireTenant` and the token budget refuse a call
+   * before it is prepared, so before anything is sent.
+   */
+  #whenReady<T>(options: this['ParsedCallOptions'], runManager: CallbackManagerForLLMRun | undefined, send: (call: PreparedCall) => T): T | Promise<T> {
+    const prepared: PreparedCall | undefined = (options as any)[PORTKEY_CALL];
+    if (prepared !== undefined) return send(prepared);
+    const ready = beforeGatewayCall(tryGetPortkeyContext());
+    if (ready === undefined) return send(this.#prepareCall(options, runManager));
+    return ready.then(() => send(this.#prepareCall(options, runManager)));
+  }
+
   override _generate(messages: BaseMessage[], options: this['ParsedCallOptions'], runManager?: CallbackManagerForLLMRun): Promise<ChatResult> {
-    const call: PreparedCall = (options as any)[PORTKEY_CALL] ?? this.#prepareCall(options, runManager);
+    return this.#whenReady(options, runManager, (call) => this.#generate(messages, options, runManager, call)) as Promise<ChatResult>;
+  }
+
+  #generate(messages: BaseMessage[], options: this['ParsedCallOptions'], runManager: CallbackManagerForLLMRun | undefined, call: PreparedCall): Promise<ChatResult> {
     // Promise chains rather than async/await here and below: this is every call's path, and each
     // async layer costs promises (measured in bench/calls.mjs).
     return super._generate(messages, withCall(options, call), runManager).then(
@@ -450,7 +476,16 @@ export class ChatPortkey<CallOptions extends ChatPortkeyCallOptions = ChatPortke
     options: this['ParsedCallOptions'],
     runManager?: CallbackManagerForLLMRun,
   ): AsyncGenerator<ChatGenerationChunk> {
-    const call: PreparedCall = (options as any)[PORTKEY_CALL] ?? this.#prepareCall(options, runManager);
+    const stream = this.#whenReady(options, runManager, (call) => this.#stream(messages, options, runManager, call));
+    return stream instanceof Promise ? laterStream(stream) : stream;
+  }
+
+  #stream(
+    messages: BaseMessage[],
+    options: this['ParsedCallOptions'],
+    runManager: CallbackManagerForLLMRun | undefined,
+    call: PreparedCall,
+  ): AsyncGenerator<ChatGenerationChunk> {
     const inner = super._streamResponseChunks(messages, withCall(options, call), runManager);
     let chunks = 0;
     let finished = false;
@@ -508,7 +543,10 @@ export class ChatPortkey<CallOptions extends ChatPortkeyCallOptions = ChatPortke
    * never sent.
    */
   override completionWithRetry(request: any, requestOptions?: any): Promise<any> {
-    const call: PreparedCall = requestOptions?.[PORTKEY_CALL] ?? this.#prepareCall(requestOptions, undefined);
+    return this.#whenReady(requestOptions ?? {}, undefined, (call) => this.#completionWithRetry(request, requestOptions, call)) as Promise<any>;
+  }
+
+  #completionWithRetry(request: any, requestOptions: any, call: PreparedCall): Promise<any> {
     const { maxRetries, ...rest } = requestOptions ?? {};
     const sdkOptions = {
       ...rest,

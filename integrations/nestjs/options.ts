@@ -1,6 +1,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { InjectionToken, ModuleMetadata, OptionalFactoryDependency } from '@nestjs/common';
 import type { PortkeyRequestOptions } from '../../src/request-context.js';
+import type { RequestEndOptions } from '../../src/request-end.js';
 
 /**
  * The request the module's `metadata(req, defaults)` option receives: the request Nest handles —
@@ -21,7 +22,7 @@ export interface PortkeyNestRequest {
  * `traceId`), and the trace-ID and metadata rules of the Express middleware, with the same names and
  * defaults.
  */
-export interface PortkeyModuleOptions<Req extends PortkeyNestRequest = PortkeyNestRequest> extends PortkeyRequestOptions<Req> {
+export interface PortkeyModuleOptions<Req extends PortkeyNestRequest = PortkeyNestRequest> extends PortkeyRequestOptions<Req>, RequestEndOptions<Req> {
   /**
    * Response header that returns the trace ID to the client; `false` sends none.
    * @default 'x-portkey-trace-id'

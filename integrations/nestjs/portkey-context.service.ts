@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { type PortkeyContext, withPortkeyOverrides } from '../../src/context.js';
 import type { PortkeyMetadataRecord, PortkeyOptions } from '../../src/options.js';
+import type { PortkeyUsageSummary } from '../../src/usage-ledger.js';
 import { requirePortkeyContext } from './require-context.js';
 
 /**
@@ -61,6 +62,15 @@ export class PortkeyContextService {
    */
   get signal(): AbortSignal | undefined {
     return requirePortkeyContext().signal;
+  }
+
+  /**
+   * What the request's gateway calls spent so far: calls, tokens, cache hits, retries, latency,
+   * each call (see "Usage per request" in the README).
+   * @throws {@link PortkeyContextError} `NO_CONTEXT` outside a request.
+   */
+  get usage(): PortkeyUsageSummary {
+    return requirePortkeyContext().usage;
   }
 
   /**

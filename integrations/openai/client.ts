@@ -6,6 +6,7 @@ import { NO_PROVIDER_KEY } from '../../src/gateway-fetch.js';
 import { assertValidPortkeyOptions, isPlainObject } from '../../src/headers.js';
 import { PORTKEY_OPTION_KEYS, type PortkeyOptions, pickPortkeyOptions, resolvePortkeyOptions } from '../../src/options.js';
 import { ownOption } from '../../src/own.js';
+import { beforeGatewayCall } from '../../src/call-policy.js';
 import { PORTKEY_REQUEST_OPTIONS, type PortkeyRequestInit, portkeyFetch } from '../../src/portkey-fetch.js';
 import { misplacedOption, refuseOpenAIHabits } from './openai-habits.js';
 
@@ -126,6 +127,9 @@ class PortkeyOpenAI extends OpenAI {
         "This client's fetch is not the one createPortkeyOpenAI() made (withOptions({ fetch }) replaced it), so its calls would carry no Portkey headers: give your fetch to createPortkeyOpenAI({ configuration: { fetch } }) instead.",
       );
     }
+    // The request's tenant, requireTenant and the token budget: here, where a refusal is thrown as is
+    // (from the fetch it would be retried, then wrapped as a connection error).
+    await beforeGatewayCall(tryGetPortkeyContext());
     if (hosted(this.baseURL)) {
       const perCall = (options.fetchOptions as PortkeyRequestInit | undefined)?.[PORTKEY_REQUEST_OPTIONS];
       if (apiKeyInForce(environmentDefaults(), state, tryGetPortkeyContext()?.options, perCall) === undefined) {

@@ -17,6 +17,8 @@ export interface RecordedUpstreamRequest {
   closedAt?: number;
   /** True only once the full response was written (`res.writableFinished` at close). */
   completed: boolean;
+  /** The `usage` object the stub sent in its answer (JSON, or a stream's usage chunk), if it sent one. */
+  usage?: unknown;
 }
 
 /** What the stub answers; `undefined` from a script falls back to the default reply. */
@@ -40,6 +42,8 @@ export interface StubReply {
   cutAfterChunks?: number;
   /** Streamed replies only: wait this long between SSE chunks; stops writing once the client went away. */
   chunkDelayMs?: number;
+  /** The `usage` to answer with. @default { prompt_tokens: 11, completion_tokens: 7, total_tokens: 18 } */
+  usage?: Record<string, unknown>;
 }
 
 export type StubScript = (body: any, request: RecordedUpstreamRequest) => StubReply | undefined;
@@ -88,7 +92,7 @@ function completion(body: any, reply: StubReply) {
         logprobs: null,
       },
     ],
-    usage: { prompt_tokens: 11, completion_tokens: 7, total_tokens: 18 },
+    usage: reply.usage ?? { prompt_tokens: 11, completion_tokens: 7, total_tokens: 18 },
   };
 }
 
@@ -200,6 +204,7 @@ export async function startStubLlm(): Promise<StubLlm> {
         });
         const chunks = sseChunks(body, reply);
         const cut = reply.cutAfterChunks;
+        if (cut === undefined) recorded.usage = (chunks.at(-1) as { usage?: unknown }).usage;
         const count = cut === undefined ? chunks.length : Math.min(Math.max(cut, 0), chunks.length);
         let flushed: Promise<void> = Promise.resolve();
         for (let i = 0; i < count; i++) {
@@ -222,7 +227,9 @@ export async function startStubLlm(): Promise<StubLlm> {
         return;
       }
       res.writeHead(200, { 'content-type': 'application/json', ...extra });
-      res.end(JSON.stringify(reply.json ?? completion(body, reply)));
+      const answer = (reply.json ?? completion(body, reply)) as { usage?: unknown };
+      recorded.usage = answer.usage;
+      res.end(JSON.stringify(answer));
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));

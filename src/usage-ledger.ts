@@ -1,0 +1,199 @@
+/**
+ * What the gateway calls of one context (a request, a job) spent: one entry per request sent to
+ * the gateway, whichever client sent it, and the running totals.
+ */
+
+/** One request sent to the gateway, as the usage ledger recorded it. */
+export interface PortkeyCallUsage {
+  /** The trace ID the call carried. */
+  traceId?: string;
+  /** The model that answered (the response's `model`, else the request's). */
+  model?: string;
+  /** Whether the answer was streamed (server-sent events). */
+  stream: boolean;
+  /** HTTP status of the gateway's response; absent when none came (gateway unreachable, aborted). */
+  status?: number;
+  /** Prompt tokens (`usage.prompt_tokens`, or `input_tokens` of the Responses API). */
+  inputTokens?: number;
+  /** Completion tokens (`usage.completion_tokens` / `output_tokens`). */
+  outputTokens?: number;
+  /** Prompt tokens served from the provider's prompt cache (`prompt_tokens_details.cached_tokens`). */
+  cachedInputTokens?: number;
+  /** `usage.total_tokens`, else input + output. */
+  totalTokens?: number;
+  /** `x-portkey-cache-status`: `HIT`, `MISS`, `DISABLED`, … */
+  cacheStatus?: string;
+  /** Retries the gateway made (`x-portkey-retry-attempt-count`). A client's own re-send is an entry of its own. */
+  retries: number;
+  /** When the call was sent (`Date.now()`). */
+  startedAt: number;
+  /** Milliseconds from sending to the end of the answer (its last byte, or the failure). Absent while in flight. */
+  latencyMs?: number;
+  /** Streams: milliseconds from sending to the first chunk of the answer. */
+  timeToFirstTokenMs?: number;
+  /** Why the call failed (the gateway's message, without secrets), when it did. */
+  error?: string;
+}
+
+/** The running totals of a context's gateway calls, with every call. */
+export interface PortkeyUsageSummary {
+  /** The tenant of the request, once resolved (`TenantRouting.id`). */
+  tenant?: string;
+  /** Requests sent to the gateway (finished or in flight). */
+  calls: number;
+  /** Calls that failed (an error status, no response, an aborted or cut answer). */
+  failed: number;
+  /** Calls still in flight. */
+  inFlight: number;
+  inputTokens: number;
+  outputTokens: number;
+  cachedInputTokens: number;
+  /** What `maxTokensPerRequest` counts. */
+  totalTokens: number;
+  /** Calls answered from Portkey's cache (`x-portkey-cache-status` `HIT` or `SEMANTIC HIT`). */
+  cacheHits: number;
+  /** Retries the gateway made, summed. */
+  retries: number;
+  /** Milliseconds of the finished calls, summed (overlapping calls count each). */
+  latencyMs: number;
+  /** Every call, oldest first (copies). */
+  entries: PortkeyCallUsage[];
+}
+
+/** Token counts and model read from an answer's body. */
+export interface AnswerUsage {
+  model?: string;
+  inputTokens?: number;
+  outputTokens?: number;
+  cachedInputTokens?: number;
+  totalTokens?: number;
+}
+
+/** One call being recorded: the gateway fetch reports what happened to it. */
+export interface CallRecording {
+  /** The gateway answered (before the body): status and Portkey's response headers. */
+  responded(status: number, headers: Headers): void;
+  /** The first chunk of the body arrived. */
+  firstChunk(): void;
+  /** The body ended; `usage` what it said, if anything. */
+  finished(usage: AnswerUsage | undefined): void;
+  /** The call failed: no response, an error status, or the body broke off. Only the first end counts. */
+  failed(message: string): void;
+}
+
+const sum = (a: number, b: number | undefined): number => (b === undefined ? a : a + b);
+
+/** The ledger of one context. Shared by the context and its nested scopes. */
+export class UsageLedger {
+  readonly #entries: PortkeyCallUsage[] = [];
+  #inFlight = 0;
+  #totalTokens = 0;
+  #waiters: (() => void)[] = [];
+  /** The tenant's ID, once resolved (set by the context). */
+  tenant: string | undefined;
+
+  /** Tokens recorded so far (input + output of the finished calls). */
+  get totalTokens(): number {
+    return this.#totalTokens;
+  }
+
+  /** Calls still in flight. */
+  get inFlight(): number {
+    return this.#inFlight;
+  }
+
+  /**
+   * Starts recording one request to the gateway.
+   *
+   * @param traceId - the trace ID the request carries.
+   * @param model - the model the request asked for (replaced by the answer's).
+   */
+  start(traceId: string | undefined, model: string | undefined): CallRecording {
+    const started = performance.now();
+    const entry: PortkeyCallUsage = { stream: false, retries: 0, startedAt: Date.now() };
+    if (traceId !== undefined) entry.traceId = traceId;
+    if (model !== undefined) entry.model = model;
+    this.#entries.push(entry);
+    this.#inFlight++;
+    let open = true;
+    const end = (): void => {
+      open = false;
+      entry.latencyMs = Math.round((performance.now() - started) * 10) / 10;
+      this.#inFlight--;
+      if (this.#inFlight === 0 && this.#waiters.length > 0) {
+        const waiters = this.#waiters;
+        this.#waiters = [];
+        for (const wake of waiters) wake();
+      }
+    };
+    return {
+      responded(status, headers) {
+        entry.status = status;
+        entry.stream = (headers.get('content-type') ?? '').includes('text/event-stream');
+        const cacheStatus = headers.get('x-portkey-cache-status');
+        if (cacheStatus) entry.cacheStatus = cacheStatus;
+        const retries = Number(headers.get('x-portkey-retry-attempt-count'));
+        if (Number.isFinite(retries) && retries > 0) entry.retries = retries;
+      },
+      firstChunk() {
+        if (open && entry.stream) entry.timeToFirstTokenMs = Math.round((performance.now() - started) * 10) / 10;
+      },
+      finished: (usage) => {
+        if (!open) return;
+        if (usage) {
+          if (usage.model !== undefined) entry.model = usage.model;
+          if (usage.inputTokens !== undefined) entry.inputTokens = usage.inputTokens;
+          if (usage.outputTokens !== undefined) entry.outputTokens = usage.outputTokens;
+          if (usage.cachedInputTokens !== undefined) entry.cachedInputTokens = usage.cachedInputTokens;
+          const total = usage.totalTokens ?? (usage.inputTokens ?? 0) + (usage.outputTokens ?? 0);
+          if (usage.totalTokens !== undefined || usage.inputTokens !== undefined || usage.outputTokens !== undefined) {
+            entry.totalTokens = total;
+            this.#totalTokens += total;
+          }
+        }
+        end();
+      },
+      failed: (message) => {
+        if (!open) return;
+        entry.error = message;
+        end();
+      },
+    };
+  }
+
+  /** Resolves once no call is in flight (at once if none is). */
+  settled(): Promise<void> {
+    if (this.#inFlight === 0) return Promise.resolve();
+    return new Promise((resolve) => this.#waiters.push(resolve));
+  }
+
+  /** The totals now, and a copy of every entry. */
+  summary(): PortkeyUsageSummary {
+    const summary: PortkeyUsageSummary = {
+      calls: this.#entries.length,
+      failed: 0,
+      inFlight: this.#inFlight,
+      inputTokens: 0,
+      outputTokens: 0,
+      cachedInputTokens: 0,
+      totalTokens: this.#totalTokens,
+      cacheHits: 0,
+      retries: 0,
+      latencyMs: 0,
+      entries: [],
+    };
+    if (this.tenant !== undefined) summary.tenant = this.tenant;
+    for (const entry of this.#entries) {
+      if (entry.error !== undefined) summary.failed++;
+      summary.inputTokens = sum(summary.inputTokens, entry.inputTokens);
+      summary.outputTokens = sum(summary.outputTokens, entry.outputTokens);
+      summary.cachedInputTokens = sum(summary.cachedInputTokens, entry.cachedInputTokens);
+      if (entry.cacheStatus !== undefined && /HIT$/i.test(entry.cacheStatus)) summary.cacheHits++;
+      summary.retries += entry.retries;
+      summary.latencyMs = sum(summary.latencyMs, entry.latencyMs);
+      summary.entries.push({ ...entry });
+    }
+    summary.latencyMs = Math.round(summary.latencyMs * 10) / 10;
+    return summary;
+  }
+}
