@@ -80,7 +80,7 @@ const RESOLVED = 2;
 export class ContextCalls {
   readonly ledger = new UsageLedger();
   readonly #policy: CallPolicy | undefined;
-  readonly #subject: unknown;
+  readonly #subject: () => unknown;
   #state: typeof UNRESOLVED | typeof PENDING | typeof RESOLVED;
   #tenant: ResolvedTenant | undefined;
   #pending: Promise<void> | undefined;
@@ -88,10 +88,10 @@ export class ContextCalls {
   #merged: PortkeyOptions | undefined;
 
   /**
-   * @param subject - what the `tenant` option is called with (the request).
+   * @param subject - what the `tenant` option is called with (the request), read when it is called.
    * @param tenant - a tenant known up front (`runWithPortkeyContext({ tenant: {…} })`).
    */
-  constructor(policy: CallPolicy | undefined, subject: unknown, tenant?: ResolvedTenant) {
+  constructor(policy: CallPolicy | undefined, subject: () => unknown, tenant?: ResolvedTenant) {
     this.#policy = policy;
     this.#subject = subject;
     this.#state = tenant !== undefined || policy?.tenant === undefined ? RESOLVED : UNRESOLVED;
@@ -130,7 +130,7 @@ export class ContextCalls {
     if (this.#state === PENDING) return this.#pending;
     let result: TenantResult;
     try {
-      result = this.#policy!.tenant!(this.#subject);
+      result = this.#policy!.tenant!(this.#subject());
     } catch (cause) {
       throw tenantFailed(cause);
     }

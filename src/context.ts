@@ -172,7 +172,7 @@ class StaticContext extends PortkeyContextBase {
   }
 
   get [CONTEXT_CALLS](): ContextCalls {
-    this.#calls ??= new ContextCalls(this.#policy, undefined, this.#tenant);
+    this.#calls ??= new ContextCalls(this.#policy, () => undefined, this.#tenant);
     return this.#calls;
   }
 

@@ -87,7 +87,7 @@ export class PortkeyRequestContext<Req extends RequestLike = RequestLike> extend
   }
 
   get [CONTEXT_CALLS](): ContextCalls {
-    this.#calls ??= new ContextCalls(this.#app.policy, this.request);
+    this.#calls ??= new ContextCalls(this.#app.policy, () => this.request);
     return this.#calls;
   }
 

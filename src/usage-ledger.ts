@@ -56,7 +56,10 @@ export interface PortkeyUsageSummary {
   retries: number;
   /** Milliseconds of the finished calls, summed (overlapping calls count each). */
   latencyMs: number;
-  /** Every call, oldest first (copies). */
+  /**
+   * Each call, oldest first (copies): the last 1,000 of a context that made more (the totals
+   * count every call; a long-running job's context does not grow without bound).
+   */
   entries: PortkeyCallUsage[];
 }
 
@@ -81,20 +84,33 @@ export interface CallRecording {
   failed(message: string): void;
 }
 
-const sum = (a: number, b: number | undefined): number => (b === undefined ? a : a + b);
+/** Entries a ledger keeps; its totals count every call. */
+const MAX_ENTRIES = 1_000;
+
+type Totals = Omit<PortkeyUsageSummary, 'tenant' | 'entries' | 'inFlight'>;
 
 /** The ledger of one context. Shared by the context and its nested scopes. */
 export class UsageLedger {
   readonly #entries: PortkeyCallUsage[] = [];
+  readonly #totals: Totals = {
+    calls: 0,
+    failed: 0,
+    inputTokens: 0,
+    outputTokens: 0,
+    cachedInputTokens: 0,
+    totalTokens: 0,
+    cacheHits: 0,
+    retries: 0,
+    latencyMs: 0,
+  };
   #inFlight = 0;
-  #totalTokens = 0;
   #waiters: (() => void)[] = [];
   /** The tenant's ID, once resolved (set by the context). */
   tenant: string | undefined;
 
   /** Tokens recorded so far (input + output of the finished calls). */
   get totalTokens(): number {
-    return this.#totalTokens;
+    return this.#totals.totalTokens;
   }
 
   /** Calls still in flight. */
@@ -113,12 +129,18 @@ export class UsageLedger {
     const entry: PortkeyCallUsage = { stream: false, retries: 0, startedAt: Date.now() };
     if (traceId !== undefined) entry.traceId = traceId;
     if (model !== undefined) entry.model = model;
-    this.#entries.push(entry);
+    if (this.#entries.push(entry) > MAX_ENTRIES) this.#entries.shift();
+    const totals = this.#totals;
+    totals.calls++;
     this.#inFlight++;
     let open = true;
     const end = (): void => {
       open = false;
       entry.latencyMs = Math.round((performance.now() - started) * 10) / 10;
+      totals.latencyMs += entry.latencyMs;
+      if (entry.error !== undefined) totals.failed++;
+      if (entry.cacheStatus !== undefined && /HIT$/i.test(entry.cacheStatus)) totals.cacheHits++;
+      totals.retries += entry.retries;
       this.#inFlight--;
       if (this.#inFlight === 0 && this.#waiters.length > 0) {
         const waiters = this.#waiters;
@@ -142,13 +164,11 @@ export class UsageLedger {
         if (!open) return;
         if (usage) {
           if (usage.model !== undefined) entry.model = usage.model;
-          if (usage.inputTokens !== undefined) entry.inputTokens = usage.inputTokens;
-          if (usage.outputTokens !== undefined) entry.outputTokens = usage.outputTokens;
-          if (usage.cachedInputTokens !== undefined) entry.cachedInputTokens = usage.cachedInputTokens;
-          const total = usage.totalTokens ?? (usage.inputTokens ?? 0) + (usage.outputTokens ?? 0);
+          if (usage.inputTokens !== undefined) totals.inputTokens += entry.inputTokens = usage.inputTokens;
+          if (usage.outputTokens !== undefined) totals.outputTokens += entry.outputTokens = usage.outputTokens;
+          if (usage.cachedInputTokens !== undefined) totals.cachedInputTokens += entry.cachedInputTokens = usage.cachedInputTokens;
           if (usage.totalTokens !== undefined || usage.inputTokens !== undefined || usage.outputTokens !== undefined) {
-            entry.totalTokens = total;
-            this.#totalTokens += total;
+            totals.totalTokens += entry.totalTokens = usage.totalTokens ?? (usage.inputTokens ?? 0) + (usage.outputTokens ?? 0);
           }
         }
         end();
@@ -167,33 +187,11 @@ export class UsageLedger {
     return new Promise((resolve) => this.#waiters.push(resolve));
   }
 
-  /** The totals now, and a copy of every entry. */
+  /** The totals now, and a copy of each entry kept. */
   summary(): PortkeyUsageSummary {
-    const summary: PortkeyUsageSummary = {
-      calls: this.#entries.length,
-      failed: 0,
-      inFlight: this.#inFlight,
-      inputTokens: 0,
-      outputTokens: 0,
-      cachedInputTokens: 0,
-      totalTokens: this.#totalTokens,
-      cacheHits: 0,
-      retries: 0,
-      latencyMs: 0,
-      entries: [],
-    };
-    if (this.tenant !== undefined) summary.tenant = this.tenant;
-    for (const entry of this.#entries) {
-      if (entry.error !== undefined) summary.failed++;
-      summary.inputTokens = sum(summary.inputTokens, entry.inputTokens);
-      summary.outputTokens = sum(summary.outputTokens, entry.outputTokens);
-      summary.cachedInputTokens = sum(summary.cachedInputTokens, entry.cachedInputTokens);
-      if (entry.cacheStatus !== undefined && /HIT$/i.test(entry.cacheStatus)) summary.cacheHits++;
-      summary.retries += entry.retries;
-      summary.latencyMs = sum(summary.latencyMs, entry.latencyMs);
-      summary.entries.push({ ...entry });
-    }
+    const summary: PortkeyUsageSummary = { ...this.#totals, inFlight: this.#inFlight, entries: this.#entries.map((entry) => ({ ...entry })) };
     summary.latencyMs = Math.round(summary.latencyMs * 10) / 10;
+    if (this.tenant !== undefined) summary.tenant = this.tenant;
     return summary;
   }
 }
