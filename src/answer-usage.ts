@@ -31,7 +31,33 @@ export function answerUsage(body: unknown): AnswerUsage | undefined {
   return out;
 }
 
+/**
+ * The model and usage of a JSON answer's text, without parsing the whole answer: its `usage`
+ * object (the last one: it ends an OpenAI-style answer) and its first `model`.
+ */
+export function jsonTextUsage(text: string): AnswerUsage | undefined {
+  const model = /"model"\s*:\s*"([^"\\]{1,200})"/.exec(text)?.[1];
+  const at = text.lastIndexOf('"usage"');
+  let usage: unknown;
+  const open = at < 0 ? -1 : text.indexOf('{', at);
+  if (open >= 0 && /^"usage"\s*:\s*$/.test(text.slice(at, open))) {
+    // Keys and numbers only: braces are not in strings here.
+    let depth = 0;
+    for (let i = open; i < text.length && i < open + 4096; i++) {
+      const c = text.charCodeAt(i);
+      if (c === 123) depth++;
+      else if (c === 125 && --depth === 0) {
+        usage = parsed(text.slice(open, i + 1));
+        break;
+      }
+    }
+  }
+  if (model === undefined && usage === undefined) return undefined;
+  return answerUsage({ model, usage });
+}
+
 function parsed(text: string): unknown {
+  if (text.length > JSON_MAX_BYTES) return undefined;
   try {
     return JSON.parse(text);
   } catch {
@@ -63,9 +89,15 @@ export function eventStreamUsage(tail: string): AnswerUsage | undefined {
 }
 
 /**
- * `response` with a body that reports to `recording` as the client reads it: the first chunk, the
- * end with the usage it found, or the failure (the body broke off, or the client cancelled it).
- * Bytes pass through unchanged and at the client's pace.
+ * `response`, reporting to `recording` as the client reads its body: the first chunk, the end with
+ * the usage it found, or the failure (the body broke off, or the client cancelled it). Nothing is
+ * read ahead of the client, and the response is the gateway's own.
+ *
+ * - A streamed answer's body reports per chunk: read with a reader (the `openai` SDK's way) or
+ *   `for await`, the stream's own, observed; piped (`pipeThrough`: the AI SDK's way), through a
+ *   stream that passes the bytes on.
+ * - Any other answer's body-reading methods report when they settle: `json()` costs no second
+ *   parse, and no stream is added.
  */
 export function recordedResponse(response: Response, recording: CallRecording): Response {
   const body = response.body;
@@ -73,56 +105,197 @@ export function recordedResponse(response: Response, recording: CallRecording): 
     recording.finished(undefined);
     return response;
   }
-  const stream = (response.headers.get('content-type') ?? '').includes('text/event-stream');
-  const json = !stream && (response.headers.get('content-type') ?? '').includes('json');
-  const reader = body.getReader();
+  const type = response.headers.get('content-type') ?? '';
+  if (type.includes('text/event-stream')) reportWhenIterated(body, recording);
+  else reportWhenRead(response, body, type.includes('json'), recording);
+  return response;
+}
+
+/** What a body's chunks tell the recording: the first one, the usage in what is kept, the end. */
+interface ChunkObserver {
+  chunk(value: Uint8Array): void;
+  /** The body ended. */
+  done(): void;
+  /** The body failed, or its reader stopped: a complete answer if it had reached its end marker. */
+  stopped(reason: unknown): void;
+}
+
+function chunkObserver(stream: boolean, json: boolean, recording: CallRecording): ChunkObserver {
   const kept: Uint8Array[] = [];
   let keptBytes = 0;
   let first = true;
-  const keep = (chunk: Uint8Array): void => {
-    if (!stream && !json) return;
-    kept.push(chunk);
-    keptBytes += chunk.byteLength;
-    if (stream) {
-      while (kept.length > 1 && keptBytes - kept[0]!.byteLength >= STREAM_TAIL_BYTES) keptBytes -= kept.shift()!.byteLength;
-    } else if (keptBytes > JSON_MAX_BYTES) {
-      kept.length = 0;
-      keptBytes = -Infinity; // too large: not read
-    }
+  const text = (): string => (kept.length === 0 ? '' : Buffer.concat(kept).toString('utf8'));
+  const usage = (text: string): AnswerUsage | undefined => (text === '' ? undefined : stream ? eventStreamUsage(text) : jsonTextUsage(text));
+  return {
+    chunk(value) {
+      if (first) {
+        first = false;
+        recording.firstChunk();
+      }
+      if (!stream && !json) return;
+      kept.push(value);
+      keptBytes += value.byteLength;
+      if (stream) {
+        while (kept.length > 1 && keptBytes - kept[0]!.byteLength >= STREAM_TAIL_BYTES) keptBytes -= kept.shift()!.byteLength;
+      } else if (keptBytes > JSON_MAX_BYTES) {
+        kept.length = 0;
+        keptBytes = -Infinity; // too large: not read
+      }
+    },
+    done() {
+      recording.finished(usage(text()));
+    },
+    stopped(reason) {
+      // Clients stop reading a stream at its end marker (`[DONE]`, or the Responses API's final
+      // event, which carries the usage) and cancel the rest: that is a complete answer.
+      const tail = stream ? text() : '';
+      const found = usage(tail);
+      if (tail.includes('data: [DONE]') || found?.totalTokens !== undefined || found?.inputTokens !== undefined) recording.finished(found);
+      else recording.failed(`The answer was not read to its end: ${reason instanceof Error ? reason.message : String(reason ?? 'cancelled')}`);
+    },
   };
-  const tail = (): string => (kept.length === 0 ? '' : Buffer.concat(kept).toString('utf8'));
-  const usage = (text: string): AnswerUsage | undefined => (text === '' ? undefined : stream ? eventStreamUsage(text) : answerUsage(parsed(text)));
-  const observed = new ReadableStream<Uint8Array>({
+}
+
+const streamMethods = ReadableStream.prototype as unknown as Record<string | symbol, (...args: unknown[]) => any>;
+
+/**
+ * Makes a streamed body report as it is read, with no stream added where it can: a default reader
+ * (the `openai` SDK's) or `for await` observe each chunk they return; `pipeThrough`, `pipeTo`,
+ * `tee` and a BYOB reader go through {@link observedBody}.
+ */
+function reportWhenIterated(body: ReadableStream<Uint8Array>, recording: CallRecording): void {
+  const observer = chunkObserver(true, false, recording);
+  const own = body as unknown as Record<string | symbol, unknown>;
+  let observed: ReadableStream<Uint8Array> | undefined;
+  const slow = (): ReadableStream<Uint8Array> => {
+    observed ??= observedBody(body, observer);
+    return observed;
+  };
+  for (const name of ['pipeThrough', 'pipeTo', 'tee'] as const) {
+    own[name] = (...args: unknown[]) => streamMethods[name]!.apply(slow(), args);
+  }
+  const observe = <R extends { done?: boolean; value?: Uint8Array | undefined }>(result: R): R => {
+    if (result.done) observer.done();
+    else observer.chunk(result.value!);
+    return result;
+  };
+  const stopped = (error: unknown): never => {
+    observer.stopped(error);
+    throw error;
+  };
+  // A default reader (the `openai` SDK's): the stream's own, its `read` and `cancel` observed.
+  own.getReader = (options?: { mode?: string }) => {
+    if (options?.mode !== undefined) return streamMethods.getReader!.call(slow(), options);
+    const reader = streamMethods.getReader!.call(body) as ReadableStreamDefaultReader<Uint8Array>;
+    const { read, cancel } = reader;
+    reader.read = () => read.call(reader).then(observe, stopped);
+    reader.cancel = (reason?: unknown) => {
+      observer.stopped(reason);
+      return cancel.call(reader, reason);
+    };
+    return reader;
+  };
+  own[Symbol.asyncIterator] = own.values = (options?: unknown) => {
+    const inner = streamMethods.values!.call(body, options) as AsyncIterator<Uint8Array>;
+    const iterator: AsyncIterableIterator<Uint8Array> = {
+      next: () => inner.next().then(observe, stopped),
+      return: (value?: unknown) => {
+        observer.stopped(undefined);
+        return inner.return ? inner.return(value) : Promise.resolve({ done: true as const, value: undefined });
+      },
+      [Symbol.asyncIterator]: () => iterator,
+    };
+    return iterator;
+  };
+}
+
+/** What a recorded response's reading methods report to, and how usage is read from what they return. */
+interface ReadState {
+  recording: CallRecording;
+  json: boolean;
+}
+
+const READ_STATE = Symbol('portkey-context.read-state');
+type Readable = Response & { [READ_STATE]: ReadState };
+
+const bytesUsage = (state: ReadState, value: ArrayBuffer | Uint8Array) =>
+  state.json ? jsonTextUsage(Buffer.from(value instanceof Uint8Array ? value : new Uint8Array(value)).toString('utf8')) : undefined;
+
+/** How each body-reading method's result tells the usage. */
+const READ_USAGE: Record<string, (state: ReadState, value: any) => AnswerUsage | undefined> = {
+  json: (_state, value) => answerUsage(value),
+  text: (state, value: string) => (state.json ? jsonTextUsage(value) : undefined),
+  arrayBuffer: bytesUsage,
+  bytes: bytesUsage,
+  blob: () => undefined,
+  formData: () => undefined,
+};
+
+/**
+ * The reading methods a recorded response gets as own properties: shared functions (nothing is
+ * made per response) that call the prototype's and report what they read.
+ */
+const REPORTING_READS: Record<string, (this: Readable) => Promise<unknown>> = Object.fromEntries(
+  Object.keys(READ_USAGE).map((name) => [
+    name,
+    function reportingRead(this: Readable) {
+      const state = this[READ_STATE];
+      const read = (Object.getPrototypeOf(this) as Record<string, () => Promise<unknown>>)[name]!;
+      return read.call(this).then(
+        (value) => {
+          state.recording.finished(READ_USAGE[name]!(state, value));
+          return value;
+        },
+        (error: unknown) => {
+          state.recording.failed(error instanceof Error ? error.message : String(error));
+          throw error;
+        },
+      );
+    },
+  ]),
+);
+
+/** Makes `response`'s body-reading methods (and its `body`, when read as a stream) report to `recording`. */
+function reportWhenRead(response: Response, body: ReadableStream<Uint8Array>, json: boolean, recording: CallRecording): void {
+  const own = response as unknown as Record<string | symbol, unknown>;
+  own[READ_STATE] = { recording, json } satisfies ReadState;
+  // Plain own properties over the prototype's methods: much cheaper than defineProperty.
+  for (const name in REPORTING_READS) if (typeof own[name] === 'function') own[name] = REPORTING_READS[name];
+  // A client that reads the body as a stream gets one that reports.
+  let observed: ReadableStream<Uint8Array> | undefined;
+  Object.defineProperty(response, 'body', {
+    configurable: true,
+    get: () => {
+      observed ??= observedBody(body, chunkObserver(false, json, recording));
+      return observed;
+    },
+  });
+}
+
+/** `body`, passed through chunk by chunk, each chunk shown to `observer`. */
+function observedBody(body: ReadableStream<Uint8Array>, observer: ChunkObserver): ReadableStream<Uint8Array> {
+  const reader = streamMethods.getReader!.call(body) as ReadableStreamDefaultReader<Uint8Array>;
+  return new ReadableStream<Uint8Array>({
     pull(controller) {
       return reader.read().then(
         (result) => {
           if (result.done) {
-            recording.finished(usage(tail()));
+            observer.done();
             controller.close();
             return;
           }
-          if (first) {
-            first = false;
-            recording.firstChunk();
-          }
-          keep(result.value);
+          observer.chunk(result.value);
           controller.enqueue(result.value);
         },
         (error: unknown) => {
-          recording.failed(error instanceof Error ? error.message : String(error));
+          observer.stopped(error);
           controller.error(error);
         },
       );
     },
     cancel(reason) {
-      // Clients stop reading a stream at its end marker (`[DONE]`, or the Responses API's final
-      // event, which carries the usage) and cancel the rest: that is a complete answer.
-      const text = stream ? tail() : '';
-      const found = usage(text);
-      if (text.includes('data: [DONE]') || found?.totalTokens !== undefined || found?.inputTokens !== undefined) recording.finished(found);
-      else recording.failed(`The answer was not read to its end: ${reason instanceof Error ? reason.message : String(reason ?? 'cancelled')}`);
+      observer.stopped(reason);
       return reader.cancel(reason);
     },
   });
-  return new Response(observed, { status: response.status, statusText: response.statusText, headers: response.headers });
 }

@@ -82,8 +82,10 @@ export function environmentDefaults(): PortkeyOptions | undefined {
  * (metadata merged at every step).
  */
 export function portkeyOptionsInForce(context: PortkeyContext | undefined, defaults: PortkeyOptions | undefined, overrides?: PortkeyOptions): PortkeyOptions {
-  if (context === undefined) return mergePortkeyOptions(environmentDefaults(), defaults, overrides);
-  const merged = mergePortkeyOptions(environmentDefaults(), defaults, context.options, { traceId: context.traceId, metadata: context.metadata }, overrides);
+  // The environment gives only the key: not read (process.env is slow) when the defaults have one.
+  const environment = defaults?.apiKey === undefined ? environmentDefaults() : undefined;
+  if (context === undefined) return mergePortkeyOptions(environment, defaults, overrides);
+  const merged = mergePortkeyOptions(environment, defaults, context.options, { traceId: context.traceId, metadata: context.metadata }, overrides);
   const tenant = contextCalls(context)?.tenant;
   // A tenant's calls never share cache entries with another's: every namespace is under its own.
   if (tenant !== undefined) merged.cacheNamespace = tenantCacheNamespace(tenant, merged.cacheNamespace);

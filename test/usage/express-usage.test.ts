@@ -93,6 +93,11 @@ beforeAll(async () => {
     await agent.invoke({ messages: [{ role: 'user', content: String(req.query.q) }] });
     res.json(req.portkey.usage);
   });
+  app.get('/retried', async (req, res) => {
+    const config = { retry: { attempts: 2, on_status_codes: [500] }, provider: 'openai', api_key: 'sk-stub-provider-key', custom_host: stack.stub.baseURL };
+    await model.invoke(String(req.query.q), { portkey: { config } });
+    res.json(req.portkey.usage);
+  });
   app.get('/fails', async (req, res) => {
     try {
       await model.invoke(String(req.query.q));
@@ -160,6 +165,17 @@ it('100 overlapping requests (invoke, stream, batch, agent): each ledger holds o
   // Streaming usage came from stream_options.include_usage, asked of the provider.
   for (const sent of stack.stub.requests.filter((s) => s.body?.stream)) expect(sent.body.stream_options).toEqual({ include_usage: true });
   expect(ended).toHaveLength(100);
+});
+
+it('retries the gateway made (its config\'s retry) are counted from x-portkey-retry-attempt-count', async () => {
+  let seen = 0;
+  stack.stub.script(() => (seen++ === 0 ? { status: 500 } : { usage: { prompt_tokens: 3, completion_tokens: 2, total_tokens: 5 } }));
+  const res = await request(server.url).get('/retried').query({ q: 'r4 retried' });
+  expect(res.status).toBe(200);
+  expect(stack.stub.requests).toHaveLength(2);
+  expect(stack.gatewayRequests).toHaveLength(1);
+  expect(res.body).toMatchObject({ calls: 1, failed: 0, retries: 1, totalTokens: 5 });
+  expect(res.body.entries[0]).toMatchObject({ retries: 1, status: 200 });
 });
 
 it('a failed call is in the ledger with its error (no key in it); onRequestEnd runs once, with the status the app sent', async () => {
