@@ -4,6 +4,7 @@
  * carries its own tenant's key, provider auth, metadata and cache namespace, and `requireTenant`
  * refuses a call without a tenant before anything is sent.
  */
+import { inspect } from 'node:util';
 import { generateText } from 'ai';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import request from 'supertest';
@@ -83,6 +84,13 @@ beforeAll(async () => {
       const code = error instanceof PortkeyContextError ? error.code : ((error as { cause?: { code?: string } }).cause?.code ?? String(error));
       res.status(403).json({ code });
     }
+  });
+  app.get('/fail', async (req, res) => {
+    const error = await ask[String(req.query.client)]!('echo my key').then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    res.json({ error: inspect(error, { depth: 6 }), usage: req.portkey.usage });
   });
   server = await serveOnLoopback(app);
 });
@@ -166,4 +174,20 @@ it('a tenant option that fails refuses the calls (TENANT_RESOLUTION_FAILED), sen
   expect(stack.gatewayRequests).toHaveLength(0);
   // Both calls of the request asked (a failure is not kept), concurrently sharing one attempt or not.
   expect(resolutions.get('broken-1')).toBeGreaterThanOrEqual(1);
+});
+
+it('a tenant\'s keys are secrets: an upstream error that echoes them shows neither, with any client (nor does the ledger)', async () => {
+  // The provider answers 401 and echoes the credentials it was sent, as some do.
+  stack.stub.script((_body, recorded) => ({ status: 401, json: { error: { message: `bad key ${recorded.headers.authorization}`, type: 'auth' } } }));
+  for (const client of ['langchain', 'openai', 'ai-sdk', 'fetch']) {
+    const res = await request(server.url).get('/fail').query({ client }).set('x-request-id', `fail-${client}`).set('x-user', 'u-f').set('x-tenant', 'globex');
+    expect(res.status, client).toBe(200);
+    const shown = JSON.stringify(res.body);
+    expect(shown, client).toContain('bad key');
+    expect(shown, client).not.toContain('sk-globex-provider');
+    expect(shown, client).not.toContain('pk-globex');
+    expect(res.body.usage.failed, client).toBeGreaterThanOrEqual(1);
+  }
+  // It did reach the provider: the key was the tenant's.
+  expect(stack.stub.requests.every((sent) => sent.headers.authorization === 'Bearer sk-globex-provider')).toBe(true);
 });
