@@ -4,7 +4,7 @@
  * and the usage ledger the call is recorded in.
  */
 import { describeType, invalidOption, PortkeyContextError } from './errors.js';
-import type { PortkeyMetadataRecord, PortkeyOptions } from './options.js';
+import { environmentDefaults, type PortkeyMetadataRecord, type PortkeyOptions } from './options.js';
 import { checkedTenant, type ResolvedTenant, type TenantRouting } from './tenant.js';
 import { UsageLedger } from './usage-ledger.js';
 
@@ -86,6 +86,7 @@ export class ContextCalls {
   #pending: Promise<void> | undefined;
   #mergedFor: PortkeyOptions | undefined;
   #merged: PortkeyOptions | undefined;
+  #environment: PortkeyOptions | undefined | null = null;
 
   /**
    * @param subject - what the `tenant` option is called with (the request), read when it is called.
@@ -96,6 +97,12 @@ export class ContextCalls {
     this.#subject = subject;
     this.#state = tenant !== undefined || policy?.tenant === undefined ? RESOLVED : UNRESOLVED;
     if (tenant !== undefined) this.#adopt(tenant);
+  }
+
+  /** `PORTKEY_API_KEY` as this context's calls see it: read on its first call. */
+  get environment(): PortkeyOptions | undefined {
+    if (this.#environment === null) this.#environment = environmentDefaults();
+    return this.#environment;
   }
 
   /** The tenant, once resolved (`undefined` before, or when there is none). */

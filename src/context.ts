@@ -4,7 +4,7 @@ import { CONTEXT_CALLS, type CallPolicy, ContextCalls, compileCallPolicy, contex
 import { invalidOption, PortkeyContextError } from './errors.js';
 import { assertValidPortkeyOptions, createPortkeyHeaders, isPlainObject, refuseBaseURL } from './headers.js';
 import { mergeMetadata } from './metadata.js';
-import { mergePortkeyOptions, type PortkeyMetadataRecord, type PortkeyOptions, pickPortkeyOptions } from './options.js';
+import { environmentDefaults, mergePortkeyOptions, type PortkeyMetadataRecord, type PortkeyOptions, pickPortkeyOptions } from './options.js';
 import { ownOption as own } from './own.js';
 import { checkedTenant, type ResolvedTenant, type TenantRouting, tenantCacheNamespace } from './tenant.js';
 import { generateTraceId } from './trace-id.js';
@@ -70,11 +70,7 @@ if (!globalStore[STORE_KEY]) globalStore[STORE_KEY] = new AsyncLocalStorage<Port
 /** One store per process, even when both the ESM and the CJS build are loaded. */
 export const portkeyContextStorage: AsyncLocalStorage<PortkeyContext> = globalStore[STORE_KEY];
 
-/** `PORTKEY_API_KEY`, the layer under every other. */
-export function environmentDefaults(): PortkeyOptions | undefined {
-  const apiKey = process.env.PORTKEY_API_KEY;
-  return apiKey ? { apiKey } : undefined;
-}
+export { environmentDefaults } from './options.js';
 
 /**
  * The Portkey options of a gateway call made now by a client with its own `defaults`:
@@ -82,11 +78,13 @@ export function environmentDefaults(): PortkeyOptions | undefined {
  * (metadata merged at every step).
  */
 export function portkeyOptionsInForce(context: PortkeyContext | undefined, defaults: PortkeyOptions | undefined, overrides?: PortkeyOptions): PortkeyOptions {
-  // The environment gives only the key: not read (process.env is slow) when the defaults have one.
-  const environment = defaults?.apiKey === undefined ? environmentDefaults() : undefined;
-  if (context === undefined) return mergePortkeyOptions(environment, defaults, overrides);
+  // The environment gives only the key: not read when the defaults have one, and in a context read
+  // once (process.env is slow: it was a seventh of portkeyHeaders()).
+  if (context === undefined) return mergePortkeyOptions(defaults?.apiKey === undefined ? environmentDefaults() : undefined, defaults, overrides);
+  const calls = contextCalls(context);
+  const environment = defaults?.apiKey !== undefined ? undefined : calls === undefined ? environmentDefaults() : calls.environment;
   const merged = mergePortkeyOptions(environment, defaults, context.options, { traceId: context.traceId, metadata: context.metadata }, overrides);
-  const tenant = contextCalls(context)?.tenant;
+  const tenant = calls?.tenant;
   // A tenant's calls never share cache entries with another's: every namespace is under its own.
   if (tenant !== undefined) merged.cacheNamespace = tenantCacheNamespace(tenant, merged.cacheNamespace);
   return merged;

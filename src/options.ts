@@ -63,6 +63,12 @@ export interface PortkeyOptions {
 }
 
 /** The default gateway, Portkey's hosted one. */
+/** `PORTKEY_API_KEY`, the layer under every other. */
+export function environmentDefaults(): PortkeyOptions | undefined {
+  const apiKey = process.env.PORTKEY_API_KEY;
+  return apiKey ? { apiKey } : undefined;
+}
+
 export const DEFAULT_PORTKEY_BASE_URL = 'https://api.portkey.ai/v1';
 
 /** The option names of {@link PortkeyOptions}, in the order their headers are written. */
