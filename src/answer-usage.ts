@@ -106,9 +106,23 @@ export function recordedResponse(response: Response, recording: CallRecording): 
     return response;
   }
   const type = response.headers.get('content-type') ?? '';
-  if (type.includes('text/event-stream')) reportWhenIterated(body, recording);
-  else reportWhenRead(response, body, type.includes('json'), recording);
+  const web = body instanceof ReadableStream;
+  if (type.includes('text/event-stream')) {
+    // A custom fetch's own stream type (node-fetch's Node stream): left alone, recorded as answered.
+    if (web) reportWhenIterated(body, recording);
+    else recording.finished(undefined);
+  } else {
+    reportWhenRead(response, web ? body : undefined, type.includes('json'), recording);
+  }
   return response;
+}
+
+/**
+ * Whether the tail of a streamed answer shows it ended: `[DONE]`, a finish reason, or the Responses
+ * API's `response.completed` (a stream that stops short of them was cut).
+ */
+function streamEnded(tail: string): boolean {
+  return /data:\s*\[DONE\]/.test(tail) || /"finish_reason"\s*:\s*"/.test(tail) || tail.includes('"response.completed"');
 }
 
 /** What a body's chunks tell the recording: the first one, the usage in what is kept, the end. */
@@ -143,14 +157,16 @@ function chunkObserver(stream: boolean, json: boolean, recording: CallRecording)
       }
     },
     done() {
-      recording.finished(usage(text()));
+      const all = text();
+      // A stream that ends cleanly but without its end marker was cut (ChatPortkey says STREAM_INCOMPLETE).
+      if (stream && !streamEnded(all)) recording.failed('The streamed answer ended before its end (no [DONE] or finish reason).');
+      else recording.finished(usage(all));
     },
     stopped(reason) {
       // Clients stop reading a stream at its end marker (`[DONE]`, or the Responses API's final
-      // event, which carries the usage) and cancel the rest: that is a complete answer.
+      // event) and cancel the rest: that is a complete answer.
       const tail = stream ? text() : '';
-      const found = usage(tail);
-      if (tail.includes('data: [DONE]') || found?.totalTokens !== undefined || found?.inputTokens !== undefined) recording.finished(found);
+      if (stream && streamEnded(tail)) recording.finished(usage(tail));
       else recording.failed(`The answer was not read to its end: ${reason instanceof Error ? reason.message : String(reason ?? 'cancelled')}`);
     },
   };
@@ -255,13 +271,18 @@ const REPORTING_READS: Record<string, (this: Readable) => Promise<unknown>> = Ob
   ]),
 );
 
-/** Makes `response`'s body-reading methods (and its `body`, when read as a stream) report to `recording`. */
-function reportWhenRead(response: Response, body: ReadableStream<Uint8Array>, json: boolean, recording: CallRecording): void {
+/**
+ * Makes `response`'s body-reading methods (and its `body`, when read as a web stream) report to
+ * `recording`. `body` is `undefined` for a custom fetch's own stream type: left as it is.
+ */
+function reportWhenRead(response: Response, body: ReadableStream<Uint8Array> | undefined, json: boolean, recording: CallRecording): void {
   const own = response as unknown as Record<string | symbol, unknown>;
   own[READ_STATE] = { recording, json } satisfies ReadState;
   // Plain own properties over the prototype's methods: much cheaper than defineProperty.
   for (const name in REPORTING_READS) if (typeof own[name] === 'function') own[name] = REPORTING_READS[name];
-  // A client that reads the body as a stream gets one that reports.
+  if (body === undefined) return;
+  // A client that reads the body as a stream gets one that reports. Only taking it (`util.inspect`,
+  // `if (res.body)`) locks nothing: json() and text() still work.
   let observed: ReadableStream<Uint8Array> | undefined;
   Object.defineProperty(response, 'body', {
     configurable: true,
@@ -272,30 +293,40 @@ function reportWhenRead(response: Response, body: ReadableStream<Uint8Array>, js
   });
 }
 
-/** `body`, passed through chunk by chunk, each chunk shown to `observer`. */
+/**
+ * `body`, passed through chunk by chunk, each chunk shown to `observer`. Nothing is pulled before
+ * the client reads (`highWaterMark: 0`), so `body` is locked only then.
+ */
 function observedBody(body: ReadableStream<Uint8Array>, observer: ChunkObserver): ReadableStream<Uint8Array> {
-  const reader = streamMethods.getReader!.call(body) as ReadableStreamDefaultReader<Uint8Array>;
-  return new ReadableStream<Uint8Array>({
+  let locked: ReadableStreamDefaultReader<Uint8Array> | undefined;
+  const reader = (): ReadableStreamDefaultReader<Uint8Array> => {
+    locked ??= streamMethods.getReader!.call(body) as ReadableStreamDefaultReader<Uint8Array>;
+    return locked;
+  };
+  const source: ConstructorParameters<typeof ReadableStream<Uint8Array>>[0] & object = {
     pull(controller) {
-      return reader.read().then(
-        (result) => {
-          if (result.done) {
-            observer.done();
-            controller.close();
-            return;
-          }
-          observer.chunk(result.value);
-          controller.enqueue(result.value);
-        },
-        (error: unknown) => {
-          observer.stopped(error);
-          controller.error(error);
-        },
-      );
+      return reader()
+        .read()
+        .then(
+          (result) => {
+            if (result.done) {
+              observer.done();
+              controller.close();
+              return;
+            }
+            observer.chunk(result.value);
+            controller.enqueue(result.value);
+          },
+          (error: unknown) => {
+            observer.stopped(error);
+            controller.error(error);
+          },
+        );
     },
     cancel(reason) {
       observer.stopped(reason);
-      return reader.cancel(reason);
+      return reader().cancel(reason);
     },
-  });
+  };
+  return new ReadableStream<Uint8Array>(source, { highWaterMark: 0 });
 }

@@ -130,7 +130,8 @@ function initPolicy(init: PortkeyContextInit): { policy: CallPolicy | undefined;
   const fn = typeof given === 'function' ? (given as () => TenantResult) : undefined;
   if (given !== undefined && fn === undefined && !isPlainObject(given)) throw invalidOption('tenant', 'a tenant routing { id, … } or a function returning one', given);
   const policy = compileCallPolicy({
-    tenant: fn,
+    // A routing given as is counts as the tenant option (requireTenant is satisfied by it).
+    tenant: fn ?? (given === undefined ? undefined : () => given as TenantRouting),
     requireTenant: own(init, 'requireTenant') as boolean | undefined,
     maxTokensPerRequest: own(init, 'maxTokensPerRequest') as number | undefined,
   } satisfies PortkeyCallPolicyOptions<void>);

@@ -107,7 +107,13 @@ export function sendToGateway(
   const headers = requestHeaders(init?.headers, call, defaultHeaders);
   const recording = call?.ledger?.start(call.traceId, requestedModel(init?.body));
   // Not async: one promise less per call, and nothing is awaited on the success path.
-  const sent = baseFetch(input, { ...init, headers });
+  let sent: Promise<Response>;
+  try {
+    sent = baseFetch(input, { ...init, headers });
+  } catch (error) {
+    recording?.failed(redactSecrets(error instanceof Error ? error.message : String(error), call?.secrets?.() ?? []));
+    throw error;
+  }
   if (recording === undefined) {
     return sent.then((response) => {
       if (call) call.responseHeaders = response.headers;

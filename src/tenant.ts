@@ -51,6 +51,10 @@ export function checkedTenant(value: unknown): ResolvedTenant | undefined {
   const { metadata, ...rest } = options as PortkeyOptions;
   if (metadata !== undefined && metadata !== null && !isPlainObject(metadata)) throw invalidTenant('"metadata" that is not an object');
   const cacheNamespace = (rest.cacheNamespace ?? id) as string;
+  // "/" separates a tenant's namespace from a call's: in the tenant's own, two tenants could meet.
+  if (typeof cacheNamespace !== 'string' || cacheNamespace.includes('/')) {
+    throw invalidTenant(`a cache namespace (its "cacheNamespace", else its "id") that ${typeof cacheNamespace !== 'string' ? 'is not a string' : 'contains "/"'}`);
+  }
   const routing: PortkeyOptions = { ...rest, cacheNamespace };
   try {
     assertValidPortkeyOptions({ ...routing, metadata: metadata ?? undefined });

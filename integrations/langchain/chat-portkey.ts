@@ -345,7 +345,11 @@ export class ChatPortkey<CallOptions extends ChatPortkeyCallOptions = ChatPortke
    * in clear), and the ones that only label the call (trace ID, metadata, spans) not at all.
    */
   override _getSerializedCacheKeyParametersForCall(options: this['ParsedCallOptions'] & { config?: unknown }): string {
-    const { portkey, ...rest } = options as Record<string, unknown>;
+    const { portkey, ...given } = options as Record<string, unknown>;
+    // A tenant's replies are its own: its ID and cache namespace are part of the key (see generate()).
+    const context = tryGetPortkeyContext();
+    const tenant = context === undefined ? undefined : contextCalls(context)?.tenant;
+    const rest = tenant === undefined ? given : { ...given, portkeyTenant: `${tenant.id}|${tenant.cacheNamespace}` };
     if (!portkey || typeof portkey !== 'object') return super._getSerializedCacheKeyParametersForCall(rest as never);
     const routing: Record<string, unknown> = { ...portkey };
     for (const key of LABEL_OPTIONS) delete routing[key];
@@ -356,6 +360,16 @@ export class ChatPortkey<CallOptions extends ChatPortkeyCallOptions = ChatPortke
       digest = 'unserializable'; // the call itself refuses such options with INVALID_OPTION
     }
     return super._getSerializedCacheKeyParametersForCall({ ...rest, ...(digest ? { portkey: digest } : {}) } as never);
+  }
+
+  /**
+   * With LangChain's `cache`, the request's tenant is resolved and its checks made (`requireTenant`,
+   * the token budget) before the cache is looked up: a reply cached for one tenant is never served
+   * to another, nor to a request refused a call.
+   */
+  override generate(...args: Parameters<ChatOpenAICompletions<CallOptions>['generate']>): ReturnType<ChatOpenAICompletions<CallOptions>['generate']> {
+    const ready = this.cache ? beforeGatewayCall(tryGetPortkeyContext()) : undefined;
+    return ready === undefined ? super.generate(...args) : ready.then(() => super.generate(...args));
   }
 
   /**

@@ -5,6 +5,7 @@
  * another user's — sends them again. {@link createPortkeyClient} makes a client that reads the
  * request context instead, on every path of the SDK.
  */
+import { beforeGatewayCall } from '../../src/call-policy.js';
 import { portkeyOptionsInForce, tryGetPortkeyContext } from '../../src/context.js';
 import { describeType, PortkeyContextError } from '../../src/errors.js';
 import { createPortkeyHeaders, isPlainObject } from '../../src/headers.js';
@@ -78,8 +79,8 @@ export function createPortkeyClient<Options extends object, Client extends Portk
     throw new PortkeyContextError('INVALID_OPTION', `createPortkeyClient(Portkey, options) takes an object of portkey-ai options, got ${describeType(options)}.`);
   }
   const client = new Portkey(options);
-  const internals = client as unknown as { customHeaders?: unknown; fetch?: unknown; apiKey?: unknown };
-  if (!isPlainObject(internals.customHeaders) || typeof internals.fetch !== 'function') {
+  const internals = client as unknown as { customHeaders?: unknown; fetch?: unknown; apiKey?: unknown; request?: unknown };
+  if (!isPlainObject(internals.customHeaders) || typeof internals.fetch !== 'function' || typeof internals.request !== 'function') {
     throw new PortkeyContextError(
       'INVALID_OPTION',
       "createPortkeyClient() takes portkey-ai's client class (3.x): import { Portkey } from 'portkey-ai'. The class given makes an object without portkey-ai's customHeaders / fetch.",
@@ -96,6 +97,18 @@ export function createPortkeyClient<Options extends object, Client extends Portk
     return { ...base, ...createPortkeyHeaders(portkeyOptionsInForce(context, defaults)) };
   };
   Object.defineProperty(client, 'fetch', { value: fetch, writable: true, configurable: true, enumerable: false });
+  // The request's tenant, requireTenant and the token budget, before each request (each retry too):
+  // a refusal thrown from the fetch would reach the caller retried, as an APIConnectionError.
+  const request = internals.request as (this: unknown, ...args: unknown[]) => Promise<unknown>;
+  Object.defineProperty(client, 'request', {
+    configurable: true,
+    writable: true,
+    enumerable: false,
+    value: function requestWhenReady(this: unknown, ...args: unknown[]): Promise<unknown> {
+      const ready = beforeGatewayCall(tryGetPortkeyContext());
+      return ready === undefined ? request.apply(this, args) : ready.then(() => request.apply(this, args));
+    },
+  });
   Object.defineProperty(client, 'customHeaders', {
     configurable: true,
     enumerable: true,

@@ -14,6 +14,8 @@ import { createPortkey } from 'portkey-context/ai-sdk';
 import { portkeyMiddleware } from 'portkey-context/express';
 import { ChatPortkey } from 'portkey-context/langchain';
 import { createPortkeyOpenAI } from 'portkey-context/openai';
+import { createPortkeyClient } from 'portkey-context/portkey-ai';
+import { Portkey } from 'portkey-ai';
 import { type GatewayStack, serveOnLoopback, startGatewayStack } from '../harness/index.js';
 
 let stack: GatewayStack;
@@ -59,10 +61,12 @@ beforeAll(async () => {
   const openai = createPortkeyOpenAI({ baseURL: stack.baseURL, configuration: { maxRetries: 0 } });
   const aiSdk = createPortkey({ baseURL: stack.baseURL })('gpt-4o-mini');
   const gatewayFetch = portkeyFetch();
+  const portkeyAi = createPortkeyClient(Portkey, { baseURL: stack.baseURL, maxRetries: 0 });
   const ask: Record<string, (q: string) => Promise<unknown>> = {
     langchain: (q) => model.invoke(q),
     openai: (q) => openai.chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: q }] }),
     'ai-sdk': (q) => generateText({ model: aiSdk, prompt: q, maxRetries: 0 }),
+    'portkey-ai': (q) => portkeyAi.chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: q }] }),
     fetch: async (q) => {
       const res = await gatewayFetch(`${stack.baseURL}/chat/completions`, {
         method: 'POST',
@@ -104,14 +108,14 @@ beforeEach(() => {
 });
 
 it('2 tenants x 100 overlapping requests, every client: each gateway request carries its own tenant\'s key, auth, metadata and cache namespace', async () => {
-  const clients = ['langchain', 'openai', 'ai-sdk', 'fetch'];
+  const clients = ['langchain', 'openai', 'ai-sdk', 'portkey-ai', 'fetch'];
   stack.stub.script((body) => ({ delayMs: (JSON.stringify(body).length * 7) % 25 }));
   const responses = await Promise.all(
     Array.from({ length: 200 }, (_, i) => {
       const tenant = i % 2 === 0 ? 'acme' : 'globex';
       return request(server.url)
         .get('/ask')
-        .query({ client: clients[i % 4], q: `u${i} of ${tenant}` })
+        .query({ client: clients[i % clients.length], q: `u${i} of ${tenant}` })
         .set('x-request-id', `req-${i}`)
         .set('x-user', `u${i}`)
         .set('x-tenant', tenant)
@@ -158,7 +162,7 @@ it('2 tenants x 100 overlapping requests, every client: each gateway request car
 });
 
 it('requireTenant: a request without a tenant sends nothing, with every client (NO_TENANT)', async () => {
-  for (const client of ['langchain', 'openai', 'ai-sdk', 'fetch']) {
+  for (const client of ['langchain', 'openai', 'ai-sdk', 'portkey-ai', 'fetch']) {
     const res = await request(server.url).get('/ask').query({ client, q: 'nobody' }).set('x-request-id', `no-tenant-${client}`).set('x-user', 'u-x');
     expect(res.status, client).toBe(403);
     expect(res.body.code, client).toBe('NO_TENANT');

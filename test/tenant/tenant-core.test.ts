@@ -14,7 +14,9 @@ import {
   runWithPortkeyContext,
   withPortkeyOverrides,
 } from 'portkey-context';
+import { InMemoryCache } from '@langchain/core/caches';
 import { portkeyMiddleware } from 'portkey-context/express';
+import { ChatPortkey } from 'portkey-context/langchain';
 import { type GatewayStack, startGatewayStack } from '../harness/index.js';
 
 let stack: GatewayStack;
@@ -87,11 +89,23 @@ it('synchronous headers while an async tenant is pending: TENANT_PENDING; after 
   runWithPortkeyContext({ tenant: () => undefined, requireTenant: true }, () => {
     expect(codeOf(() => portkeyHeaders())).toBe('NO_TENANT');
   });
+  // A routing given as is satisfies requireTenant.
+  runWithPortkeyContext({ tenant: { id: 'fixed', apiKey: 'pk-fixed' }, requireTenant: true }, () => {
+    expect(portkeyHeaders()['x-portkey-api-key']).toBe('pk-fixed');
+  });
 });
 
 it('a routing that cannot be sent is refused with TENANT_RESOLUTION_FAILED (the value never echoed), and nothing is sent', async () => {
   const gatewayFetch = portkeyFetch({ apiKey: 'pk-app', ...stack.providerOptions });
-  const bad: unknown[] = [{ apiKey: 'pk-no-id' }, { id: '' }, { id: 't', traceId: 'mine' }, { id: 't', apiKey: 'pk-evil\r\nx-injected: 1' }, 'acme'];
+  const bad: unknown[] = [
+    { apiKey: 'pk-no-id' },
+    { id: '' },
+    { id: 't', traceId: 'mine' },
+    { id: 't', apiKey: 'pk-evil\r\nx-injected: 1' },
+    'acme',
+    { id: 'acme/b' }, // would share "acme/b" with tenant acme's scope namespace "b"
+    { id: 't', cacheNamespace: 'x/y' },
+  ];
   for (const routing of bad) {
     const error = await runWithPortkeyContext({ tenant: async () => routing as never }, () => ask(gatewayFetch, 'x')).catch((e: unknown) => e);
     expect(error, JSON.stringify(routing)).toBeInstanceOf(PortkeyContextError);
@@ -109,4 +123,15 @@ it('bad tenant options fail at start-up with INVALID_OPTION', () => {
   expect(codeOf(() => portkeyMiddleware({ onRequestEnd: 'log' as never }))).toBe('INVALID_OPTION');
   expect(codeOf(() => portkeyMiddleware({ serverTiming: 'yes' as never }))).toBe('INVALID_OPTION');
   expect(codeOf(() => runWithPortkeyContext({ tenant: 42 as never }, () => undefined))).toBe('INVALID_OPTION');
+});
+
+it('LangChain\'s cache: a reply cached for one tenant is never served to another, nor to a request refused for having none', async () => {
+  const model = new ChatPortkey({ model: 'gpt-4o-mini', baseURL: stack.baseURL, ...stack.providerOptions, maxRetries: 0, cache: new InMemoryCache() });
+  const asTenant = (id: string | undefined) => runWithPortkeyContext({ tenant: async () => (id ? { id, apiKey: `pk-${id}` } : undefined), requireTenant: true }, () => model.invoke('same question'));
+  await asTenant('acme');
+  await asTenant('globex');
+  await asTenant('acme'); // from acme's cache entry
+  const refused = await asTenant(undefined).catch((error: unknown) => error);
+  expect((refused as PortkeyContextError).code).toBe('NO_TENANT');
+  expect(stack.gatewayRequests.map((sent) => sent.headers['x-portkey-api-key'])).toEqual(['pk-acme', 'pk-globex']);
 });

@@ -8,7 +8,8 @@ import express from 'express';
 import { Portkey } from 'portkey-ai';
 import request from 'supertest';
 import { afterAll, beforeAll, beforeEach, expect, it } from 'vitest';
-import { portkeyFetch } from 'portkey-context';
+import { inspect } from 'node:util';
+import { portkeyFetch, portkeyUsage, runWithPortkeyContext } from 'portkey-context';
 import { createPortkey } from 'portkey-context/ai-sdk';
 import { portkeyMiddleware } from 'portkey-context/express';
 import { createPortkeyOpenAI } from 'portkey-context/openai';
@@ -91,4 +92,33 @@ it.each(['openai', 'ai-sdk', 'portkey-ai', 'fetch'])('%s: a plain and a streamed
     [true, `usage-${client}`, 'gpt-4o-mini'],
   ]);
   expect(res.body.entries[1].timeToFirstTokenMs).toBeGreaterThan(0);
+});
+
+it('a JSON answer whose body was only looked at (util.inspect, `if (res.body)`) still reads, and is recorded', async () => {
+  const gatewayFetch = portkeyFetch({ apiKey: 'pk-app', ...stack.providerOptions });
+  await runWithPortkeyContext({ traceId: 'peek' }, async () => {
+    const res = await gatewayFetch(`${stack.baseURL}/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'peek' }] }),
+    });
+    inspect(res);
+    expect(res.body).toBeTruthy();
+    expect(((await res.json()) as { choices: { message: { content: string } }[] }).choices[0]!.message.content).toBe('echo: peek');
+    expect(portkeyUsage()).toMatchObject({ calls: 1, failed: 0, inFlight: 0, outputTokens: 4 });
+  });
+});
+
+it('a streamed answer cut before its end is a failed call in the ledger', async () => {
+  stack.stub.script(() => ({ cutAfterChunks: 2 }));
+  const gatewayFetch = portkeyFetch({ apiKey: 'pk-app', ...stack.providerOptions });
+  await runWithPortkeyContext({ traceId: 'cut' }, async () => {
+    const res = await gatewayFetch(`${stack.baseURL}/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'cut' }], stream: true }),
+    });
+    await res.text().catch(() => undefined);
+    expect(portkeyUsage()).toMatchObject({ calls: 1, failed: 1, inFlight: 0 });
+  });
 });
