@@ -5,8 +5,11 @@
  */
 import type { AnswerUsage, CallRecording } from './usage-ledger.js';
 
-/** A streamed answer's usage chunk is among its last bytes: this much of the tail is kept. */
-const STREAM_TAIL_BYTES = 16 * 1024;
+/**
+ * A streamed answer's end and usage are in its last event: this much of its tail is kept, enough for
+ * a Responses API `response.completed` event, which repeats the whole answer.
+ */
+const STREAM_TAIL_BYTES = 1024 * 1024;
 /** JSON answers larger than this are passed on without being read for usage. */
 const JSON_MAX_BYTES = 4 * 1024 * 1024;
 
@@ -118,11 +121,15 @@ export function recordedResponse(response: Response, recording: CallRecording): 
 }
 
 /**
- * Whether the tail of a streamed answer shows it ended: `[DONE]`, a finish reason, or the Responses
- * API's `response.completed` (a stream that stops short of them was cut).
+ * Whether the tail of a streamed answer shows it ended: `[DONE]`, a finish reason, the Responses
+ * API's final events, or Anthropic's `message_stop` (a stream that stops short of them was cut).
  */
 function streamEnded(tail: string): boolean {
-  return /data:\s*\[DONE\]/.test(tail) || /"finish_reason"\s*:\s*"/.test(tail) || tail.includes('"response.completed"');
+  return (
+    /data:\s*\[DONE\]/.test(tail) ||
+    /"finish_reason"\s*:\s*"/.test(tail) ||
+    /"type"\s*:\s*"(response\.(completed|incomplete|failed)|message_stop)"/.test(tail)
+  );
 }
 
 /** What a body's chunks tell the recording: the first one, the usage in what is kept, the end. */
@@ -175,9 +182,9 @@ function chunkObserver(stream: boolean, json: boolean, recording: CallRecording)
 const streamMethods = ReadableStream.prototype as unknown as Record<string | symbol, (...args: unknown[]) => any>;
 
 /**
- * Makes a streamed body report as it is read, with no stream added where it can: a default reader
- * (the `openai` SDK's) or `for await` observe each chunk they return; `pipeThrough`, `pipeTo`,
- * `tee` and a BYOB reader go through {@link observedBody}.
+ * Makes a streamed body report as it is read, with no stream added where it can: a reader (the
+ * `openai` SDK's) or `for await` observe each chunk they return, `cancel()` ends it; `pipeThrough`,
+ * `pipeTo` and `tee` go through {@link observedBody}.
  */
 function reportWhenIterated(body: ReadableStream<Uint8Array>, recording: CallRecording): void {
   const observer = chunkObserver(true, false, recording);
@@ -190,6 +197,10 @@ function reportWhenIterated(body: ReadableStream<Uint8Array>, recording: CallRec
   for (const name of ['pipeThrough', 'pipeTo', 'tee'] as const) {
     own[name] = (...args: unknown[]) => streamMethods[name]!.apply(slow(), args);
   }
+  own.cancel = (reason?: unknown) => {
+    observer.stopped(reason);
+    return streamMethods.cancel!.call(body, reason);
+  };
   const observe = <R extends { done?: boolean; value?: Uint8Array | undefined }>(result: R): R => {
     if (result.done) observer.done();
     else observer.chunk(result.value!);
@@ -199,12 +210,11 @@ function reportWhenIterated(body: ReadableStream<Uint8Array>, recording: CallRec
     observer.stopped(error);
     throw error;
   };
-  // A default reader (the `openai` SDK's): the stream's own, its `read` and `cancel` observed.
+  // A reader (the `openai` SDK's; a BYOB one too): the stream's own, its `read` and `cancel` observed.
   own.getReader = (options?: { mode?: string }) => {
-    if (options?.mode !== undefined) return streamMethods.getReader!.call(slow(), options);
-    const reader = streamMethods.getReader!.call(body) as ReadableStreamDefaultReader<Uint8Array>;
-    const { read, cancel } = reader;
-    reader.read = () => read.call(reader).then(observe, stopped);
+    const reader = streamMethods.getReader!.call(body, options) as ReadableStreamDefaultReader<Uint8Array>;
+    const { read, cancel } = reader as unknown as { read: (...a: unknown[]) => Promise<{ done: boolean; value?: Uint8Array }>; cancel: ReadableStreamDefaultReader['cancel'] };
+    (reader as unknown as { read: unknown }).read = (...args: unknown[]) => read.apply(reader, args).then(observe, stopped);
     reader.cancel = (reason?: unknown) => {
       observer.stopped(reason);
       return cancel.call(reader, reason);
@@ -229,6 +239,9 @@ function reportWhenIterated(body: ReadableStream<Uint8Array>, recording: CallRec
 interface ReadState {
   recording: CallRecording;
   json: boolean;
+  /** The reporting stream `body` returned, and the response's own stream it reads. */
+  observed?: ReadableStream<Uint8Array>;
+  observedFrom?: ReadableStream<Uint8Array>;
 }
 
 const READ_STATE = Symbol('portkey-context.read-state');
@@ -281,16 +294,45 @@ function reportWhenRead(response: Response, body: ReadableStream<Uint8Array> | u
   // Plain own properties over the prototype's methods: much cheaper than defineProperty.
   for (const name in REPORTING_READS) if (typeof own[name] === 'function') own[name] = REPORTING_READS[name];
   if (body === undefined) return;
-  // A client that reads the body as a stream gets one that reports. Only taking it (`util.inspect`,
-  // `if (res.body)`) locks nothing: json() and text() still work.
-  let observed: ReadableStream<Uint8Array> | undefined;
-  Object.defineProperty(response, 'body', {
-    configurable: true,
-    get: () => {
-      observed ??= observedBody(body, chunkObserver(false, json, recording));
-      return observed;
-    },
-  });
+  Object.defineProperty(response, 'body', REPORTING_BODY);
+  // A copy reports too: whichever is read first ends the call.
+  own.clone = reportingClone;
+}
+
+/**
+ * `body` of a recorded response: a stream that reports, over the response's own stream as it is
+ * now (`clone()` replaces it). Only taking it (`util.inspect`, `if (res.body)`) locks nothing:
+ * `json()` and `text()` still work.
+ */
+const REPORTING_BODY: PropertyDescriptor = {
+  configurable: true,
+  get(this: Readable) {
+    const current = ownBody(this) as ReadableStream<Uint8Array> | null;
+    const state = this[READ_STATE];
+    if (current === null || !(current instanceof ReadableStream)) return current;
+    if (state.observedFrom !== current) {
+      state.observedFrom = current;
+      state.observed = observedBody(current, chunkObserver(false, state.json, state.recording));
+    }
+    return state.observed;
+  },
+};
+
+/** The response's own `body` (its prototype's getter: the fetch's own Response class). */
+function ownBody(response: Response): unknown {
+  for (let proto = Object.getPrototypeOf(response); proto !== null; proto = Object.getPrototypeOf(proto)) {
+    const get = Object.getOwnPropertyDescriptor(proto, 'body')?.get;
+    if (get !== undefined) return get.call(response);
+  }
+  return undefined;
+}
+
+function reportingClone(this: Readable): Response {
+  const state = this[READ_STATE];
+  const copy = (Object.getPrototypeOf(this) as { clone(this: Response): Response }).clone.call(this);
+  const body = ownBody(copy);
+  reportWhenRead(copy, body instanceof ReadableStream ? body : undefined, state.json, state.recording);
+  return copy;
 }
 
 /**

@@ -2,7 +2,9 @@
  * The context crossing a process boundary: a serializable snapshot of the context in force (for a
  * job queue), and the headers that carry its trace to another service. Never a secret.
  */
+import { contextCalls } from './call-policy.js';
 import { tryGetPortkeyContext } from './context.js';
+import { tenantCacheNamespace } from './tenant.js';
 import { normalizeMetadata } from './metadata.js';
 import { type PortkeyOptions, pickPortkeyOptions } from './options.js';
 import { SECRET_PORTKEY_OPTIONS } from './secrets.js';
@@ -50,6 +52,9 @@ export function capturePortkeyContext(): PortkeyContextSnapshot | undefined {
   const metadata = normalizeMetadata(context.metadata);
   if (Object.keys(metadata).length > 0) snapshot.metadata = metadata;
   const options = withoutSecrets(context.options);
+  // A scope's own namespace under its tenant's, as its calls send it.
+  const tenant = contextCalls(context)?.tenant;
+  if (tenant !== undefined && options !== undefined) options.cacheNamespace = tenantCacheNamespace(tenant, options.cacheNamespace);
   if (options !== undefined) snapshot.options = options;
   return snapshot;
 }

@@ -7,7 +7,7 @@ import type { ServerResponse } from 'node:http';
 import { CONTEXT_CALLS } from './call-policy.js';
 import type { PortkeyContextBase } from './context.js';
 import { invalidOption } from './errors.js';
-import type { PortkeyUsageSummary } from './usage-ledger.js';
+import type { PortkeyUsageSummary, UsageLedger } from './usage-ledger.js';
 
 /** What {@link RequestEndOptions.onRequestEnd} receives: the request's usage, and how the request ended. */
 export interface PortkeyRequestEndSummary extends PortkeyUsageSummary {
@@ -31,7 +31,7 @@ export interface RequestEndOptions<Req> {
   onRequestEnd?: (summary: PortkeyRequestEndSummary, request: Req) => void | PromiseLike<void>;
   /**
    * Add `Server-Timing: portkey;dur=<ms>;desc="<calls> calls, <tokens> tokens"` to each response:
-   * the calls finished before the response's headers were sent.
+   * the calls finished before the response's headers were sent (a `Server-Timing` the app sets is kept, before it).
    * @default false
    */
   serverTiming?: boolean;
@@ -41,7 +41,39 @@ export interface RequestEndOptions<Req> {
 const SETTLE_LIMIT_MS = 30_000;
 
 /** The response as the end hooks use it: Node's (Express's, and Fastify's `reply.raw`). */
-type EndResponse = Pick<ServerResponse, 'once' | 'writableFinished' | 'statusCode' | 'headersSent' | 'getHeader' | 'setHeader' | 'writeHead'>;
+type EndResponse = Pick<ServerResponse, 'once' | 'writableFinished' | 'statusCode' | 'headersSent' | 'getHeader' | 'setHeader' | 'writeHead' | 'destroyed'> & {
+  [ARMED]?: { context: PortkeyContextBase };
+};
+
+/**
+ * Marks a response whose end hooks are armed, with the context they report on: a second middleware
+ * (mounted twice) arms none, and its context, the one the route runs in, is reported.
+ */
+const ARMED = Symbol.for('portkey-context.request-end-armed');
+
+/** `given` (a `Server-Timing` value or values) with `timing` after it. */
+function withTiming(given: unknown, timing: string): string {
+  if (given === undefined || given === null || given === '') return timing;
+  return `${Array.isArray(given) ? given.join(', ') : String(given)}, ${timing}`;
+}
+
+/**
+ * The `Server-Timing` entry for what the request's calls spent so far, set on the response or
+ * merged into the headers given to `writeHead` (which Fastify passes all at once).
+ */
+function addServerTiming(response: EndResponse, ledger: UsageLedger, args: unknown[]): void {
+  const timing = `portkey;dur=${ledger.latencyMs};desc="${ledger.finished} calls, ${ledger.totalTokens} tokens"`;
+  const headers = typeof args[1] === 'object' && args[1] !== null ? args[1] : args[2];
+  if (typeof headers === 'object' && headers !== null && !Array.isArray(headers)) {
+    const record = headers as Record<string, unknown>;
+    const name = Object.keys(record).find((key) => key.toLowerCase() === 'server-timing');
+    if (name !== undefined) {
+      record[name] = withTiming(record[name], timing);
+      return;
+    }
+  }
+  response.setHeader('server-timing', withTiming(response.getHeader('server-timing'), timing));
+}
 
 function failed(error: unknown): void {
   process.emitWarning(`The onRequestEnd option threw: ${error instanceof Error ? error.message : String(error)}`, {
@@ -72,27 +104,30 @@ export function compileRequestEnd<Req>(options: RequestEndOptions<Req>): ((conte
   if (serverTiming !== undefined && typeof serverTiming !== 'boolean') throw invalidOption('serverTiming', 'a boolean', serverTiming);
   if (onRequestEnd === undefined && !serverTiming) return undefined;
   return (context, request, response) => {
-    const ledger = context[CONTEXT_CALLS].ledger;
+    const armed = response[ARMED];
+    if (armed !== undefined) {
+      armed.context = context;
+      return;
+    }
+    const state = { context };
+    response[ARMED] = state;
     const started = performance.now();
     if (serverTiming) {
       const writeHead = response.writeHead;
       response.writeHead = function writeHeadWithServerTiming(this: EndResponse, ...args: unknown[]) {
-        if (!this.headersSent) {
-          const { calls, totalTokens, latencyMs } = ledger.summary();
-          const timing = `portkey;dur=${latencyMs};desc="${calls} calls, ${totalTokens} tokens"`;
-          const given = this.getHeader('server-timing');
-          this.setHeader('server-timing', given === undefined ? timing : `${String(given)}, ${timing}`);
-        }
+        if (!this.headersSent) addServerTiming(this, state.context[CONTEXT_CALLS].ledger, args);
         return (writeHead as (...a: unknown[]) => ServerResponse).apply(this, args);
       } as EndResponse['writeHead'];
     }
     if (onRequestEnd === undefined) return;
-    response.once('close', () => {
+    const closedEarly = response.destroyed === true;
+    const atClose = () => {
+      const ledger = state.context[CONTEXT_CALLS].ledger;
       const durationMs = Math.round((performance.now() - started) * 10) / 10;
-      const clientDisconnected = !response.writableFinished;
+      const clientDisconnected = closedEarly || !response.writableFinished;
       const report = (): void => {
         const summary: PortkeyRequestEndSummary = {
-          traceId: context.traceId,
+          traceId: state.context.traceId,
           statusCode: response.statusCode,
           clientDisconnected,
           durationMs,
@@ -107,6 +142,11 @@ export function compileRequestEnd<Req>(options: RequestEndOptions<Req>): ((conte
       };
       if (ledger.inFlight === 0) report();
       else settledOrLimit(ledger.settled()).then(report);
-    });
+    };
+    // Closed already (the client left while an earlier middleware was still running): no `close`
+    // will come. Reported after the calls the rest of the request starts at once (aborted: the
+    // context's signal has fired) have settled.
+    if (closedEarly) setImmediate(atClose);
+    else response.once('close', atClose);
   };
 }

@@ -118,6 +118,16 @@ export class UsageLedger {
     return this.#inFlight;
   }
 
+  /** Calls finished so far (answered or failed). */
+  get finished(): number {
+    return this.#totals.calls - this.#inFlight;
+  }
+
+  /** Milliseconds of the finished calls, summed. */
+  get latencyMs(): number {
+    return Math.round(this.#totals.latencyMs * 10) / 10;
+  }
+
   /**
    * Starts recording one request to the gateway.
    *

@@ -5,6 +5,7 @@
  */
 import { afterAll, beforeAll, beforeEach, expect, it } from 'vitest';
 import {
+  capturePortkeyContext,
   getPortkeyContext,
   PortkeyContextError,
   portkeyFetch,
@@ -81,6 +82,12 @@ it('synchronous headers while an async tenant is pending: TENANT_PENDING; after 
     expect(await resolvePortkeyTenant()).toBe('acme');
     expect(portkeyHeaders()['x-portkey-api-key']).toBe('pk-acme');
     expect(getPortkeyContext().options.cacheNamespace).toBe('acme');
+    // A snapshot (for a job) carries the namespace its calls send, and never the key.
+    withPortkeyOverrides({ cacheNamespace: 'docs' }, () => {
+      const snapshot = capturePortkeyContext();
+      expect(snapshot?.options?.cacheNamespace).toBe('acme/docs');
+      expect(JSON.stringify(snapshot)).not.toContain('pk-acme');
+    });
   });
   // A synchronous tenant needs no wait.
   runWithPortkeyContext({ tenant: () => ({ id: 'sync', apiKey: 'pk-sync' }) }, () => {
