@@ -3,6 +3,7 @@
  * without holding it back: a JSON answer's `usage`, or a streamed answer's last `usage` chunk (sent
  * when the request asked for `stream_options: { include_usage: true }`).
  */
+import { messageOf } from './errors.js';
 import type { AnswerUsage, CallRecording } from './usage-ledger.js';
 
 /**
@@ -174,7 +175,7 @@ function chunkObserver(stream: boolean, json: boolean, recording: CallRecording)
       // event) and cancel the rest: that is a complete answer.
       const tail = stream ? text() : '';
       if (stream && streamEnded(tail)) recording.finished(usage(tail));
-      else recording.failed(`The answer was not read to its end: ${reason instanceof Error ? reason.message : String(reason ?? 'cancelled')}`);
+      else recording.failed(`The answer was not read to its end: ${messageOf(reason ?? 'cancelled')}`);
     },
   };
 }
@@ -276,7 +277,7 @@ const REPORTING_READS: Record<string, (this: Readable) => Promise<unknown>> = Ob
           return value;
         },
         (error: unknown) => {
-          state.recording.failed(error instanceof Error ? error.message : String(error));
+          state.recording.failed(messageOf(error));
           throw error;
         },
       );

@@ -241,3 +241,12 @@ export function contextCalls(context: object): ContextCalls | undefined {
 export function beforeGatewayCall(context: object | undefined): Promise<void> | undefined {
   return context === undefined ? undefined : contextCalls(context)?.prepare();
 }
+
+/**
+ * `send()` once a call made in `context` may go ({@link beforeGatewayCall}): at once on the usual
+ * path, else when the tenant is resolved; a refused call rejects with the typed error, unsent.
+ */
+export function whenReadyToSend<T>(context: object | undefined, send: () => T): T | Promise<Awaited<T>> {
+  const ready = beforeGatewayCall(context);
+  return ready === undefined ? send() : (ready.then(send) as Promise<Awaited<T>>);
+}

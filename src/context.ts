@@ -177,9 +177,9 @@ class StaticContext extends PortkeyContextBase {
     return this.#calls;
   }
 
-  /** Whether a tenant may add to the options and metadata. */
+  /** Whether a tenant may add to the options and metadata (a routing given as is counts: see initPolicy). */
   get #tenanted(): boolean {
-    return this.#policy?.tenant !== undefined || this.#tenant !== undefined;
+    return this.#policy?.tenant !== undefined;
   }
 
   get options(): PortkeyOptions {

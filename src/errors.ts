@@ -65,6 +65,11 @@ export function describeType(value: unknown): string {
   return typeof value === 'undefined' ? 'undefined' : `a ${typeof value}`;
 }
 
+/** What a thrown value says: an error's message, else the value as text. */
+export function messageOf(thrown: unknown): string {
+  return thrown instanceof Error ? thrown.message : String(thrown);
+}
+
 /** The {@link PortkeyContextError} `INVALID_OPTION` for an option of the wrong type; the value is never echoed. */
 export function invalidOption(option: string, expected: string, value: unknown): PortkeyContextError {
   return new PortkeyContextError('INVALID_OPTION', `Portkey option "${option}" must be ${expected}, got ${describeType(value)}.`);

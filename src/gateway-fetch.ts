@@ -5,6 +5,7 @@
  * ID and carry no secret, and the response headers kept for whoever asks what the gateway said.
  */
 import { recordedResponse } from './answer-usage.js';
+import { messageOf } from './errors.js';
 import { redactSecrets } from './secrets.js';
 import type { CallRecording, UsageLedger } from './usage-ledger.js';
 
@@ -105,31 +106,26 @@ export function sendToGateway(
   defaultHeaders?: Record<string, string>,
 ): Promise<Response> {
   const headers = requestHeaders(init?.headers, call, defaultHeaders);
-  const recording = call?.ledger?.start(call.traceId, requestedModel(init?.body));
+  const recording = call?.ledger ? redacting(call.ledger.start(call.traceId, requestedModel(init?.body)), call) : undefined;
+  const failed = (error: unknown): never => {
+    recording?.failed(messageOf(error));
+    throw error;
+  };
   // Not async: one promise less per call, and nothing is awaited on the success path.
   let sent: Promise<Response>;
   try {
     sent = baseFetch(input, { ...init, headers });
   } catch (error) {
-    recording?.failed(redactSecrets(error instanceof Error ? error.message : String(error), call?.secrets?.() ?? []));
-    throw error;
-  }
-  if (recording === undefined) {
-    return sent.then((response) => {
-      if (call) call.responseHeaders = response.headers;
-      return response.ok ? response : describedErrorResponse(response, call);
-    });
+    return failed(error);
   }
   return sent.then(
     (response) => {
-      call!.responseHeaders = response.headers;
-      recording.responded(response.status, response.headers);
-      return response.ok ? recordedResponse(response, redacting(recording, call!)) : describedErrorResponse(response, call, recording);
+      if (call) call.responseHeaders = response.headers;
+      recording?.responded(response.status, response.headers);
+      if (!response.ok) return describedErrorResponse(response, call, recording);
+      return recording === undefined ? response : recordedResponse(response, recording);
     },
-    (error: unknown) => {
-      recording.failed(redactSecrets(error instanceof Error ? error.message : String(error), call!.secrets?.() ?? []));
-      throw error;
-    },
+    recording && failed,
   );
 }
 
@@ -139,7 +135,7 @@ function requestedModel(body: unknown): string | undefined {
   return /"model"\s*:\s*"([^"\\]{1,200})"/.exec(body.slice(0, 400))?.[1];
 }
 
-/** `recording` with the call's secrets taken out of any failure it records. */
+/** `recording` with the call's secrets taken out of any failure it records (made only then). */
 function redacting(recording: CallRecording, call: GatewayCall): CallRecording {
   return { ...recording, failed: (message) => recording.failed(redactSecrets(message, call.secrets?.() ?? [])) };
 }
@@ -176,10 +172,7 @@ async function describedErrorResponse(response: Response, call: GatewayCall | un
   }
   const secrets = call?.secrets?.();
   if (secrets?.length) body = redactSecrets(body, secrets);
-  if (recording !== undefined) {
-    const reason = `${response.status}: ${withTraceId(message ?? (response.statusText || 'error'), call?.traceId)}`;
-    recording.failed(secrets?.length ? redactSecrets(reason, secrets) : reason);
-  }
+  recording?.failed(`${response.status}: ${withTraceId(message ?? (response.statusText || 'error'), call?.traceId)}`);
   const headers = new Headers(response.headers);
   headers.delete('content-length');
   headers.delete('content-encoding');

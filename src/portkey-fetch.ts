@@ -1,4 +1,4 @@
-import { beforeGatewayCall, contextCalls } from './call-policy.js';
+import { contextCalls, whenReadyToSend } from './call-policy.js';
 import { type PortkeyContext, portkeyOptionsInForce, tryGetPortkeyContext, warnNoContext } from './context.js';
 import { invalidOption } from './errors.js';
 import { assertValidPortkeyOptions, createPortkeyHeaders, isPlainObject, refuseBaseURL } from './headers.js';
@@ -88,7 +88,6 @@ export function portkeyFetch(options: PortkeyFetchOptions = {}): typeof fetch {
       return send(undefined, input, init);
     }
     // The request's tenant, requireTenant and the token budget: waited for, or refused, before sending.
-    const ready = beforeGatewayCall(context);
-    return ready === undefined ? send(context, input, init) : ready.then(() => send(context, input, init));
+    return whenReadyToSend(context, () => send(context, input, init));
   };
 }

@@ -3,7 +3,7 @@ import { BRAND, hasBrand, setBrand } from './brand.js';
 import { CONTEXT_CALLS, type CallPolicy, ContextCalls, compileCallPolicy, type PortkeyCallPolicyOptions } from './call-policy.js';
 import { PARENT_CONTEXT, type PortkeyContext, PortkeyContextBase, portkeyContextStorage } from './context.js';
 import { disconnectSignal, type ResponseLike } from './disconnect.js';
-import { invalidOption, PortkeyContextError } from './errors.js';
+import { invalidOption, messageOf, PortkeyContextError } from './errors.js';
 import { assertValidPortkeyOptions, isPlainObject, refuseBaseURL } from './headers.js';
 import { METADATA_HEADER_MAX_LENGTH, mergeMetadata, normalizeMetadata, userMetadata } from './metadata.js';
 import { type PortkeyMetadataRecord, type PortkeyOptions, pickPortkeyOptions } from './options.js';
@@ -168,7 +168,7 @@ function metadataResolver<Req extends RequestLike>(
     } catch (cause) {
       throw new PortkeyContextError(
         'METADATA_RESOLVER_FAILED',
-        `The metadata(request) option threw: ${cause instanceof Error ? cause.message : String(cause)}. Fix the resolver; it must return an object.`,
+        `The metadata(request) option threw: ${messageOf(cause)}. Fix the resolver; it must return an object.`,
         { cause },
       );
     }

@@ -6,7 +6,7 @@
 import type { ServerResponse } from 'node:http';
 import { CONTEXT_CALLS } from './call-policy.js';
 import type { PortkeyContextBase } from './context.js';
-import { invalidOption } from './errors.js';
+import { invalidOption, messageOf } from './errors.js';
 import type { PortkeyUsageSummary, UsageLedger } from './usage-ledger.js';
 
 /** What {@link RequestEndOptions.onRequestEnd} receives: the request's usage, and how the request ended. */
@@ -76,7 +76,7 @@ function addServerTiming(response: EndResponse, ledger: UsageLedger, args: unkno
 }
 
 function failed(error: unknown): void {
-  process.emitWarning(`The onRequestEnd option threw: ${error instanceof Error ? error.message : String(error)}`, {
+  process.emitWarning(`The onRequestEnd option threw: ${messageOf(error)}`, {
     type: 'PortkeyContextWarning',
     code: 'PORTKEY_ON_REQUEST_END_FAILED',
   });

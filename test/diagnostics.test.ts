@@ -10,18 +10,14 @@ import { ChatPortkey } from 'portkey-context/langchain';
 import request from 'supertest';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { type GatewayStack, startGatewayStack } from './harness/index.js';
+import { recordPortkeyWarnings } from './harness/warnings.js';
 
 let stack: GatewayStack;
-const warnings: { code?: string; message: string }[] = [];
-const onWarning = (warning: Error & { code?: string }) => {
-  if (warning.name === 'PortkeyContextWarning') warnings.push({ code: warning.code, message: warning.message });
-};
+const warnings = recordPortkeyWarnings();
 beforeAll(async () => {
   stack = await startGatewayStack();
-  process.on('warning', onWarning);
 });
 afterAll(async () => {
-  process.off('warning', onWarning);
   await stack?.close();
 });
 beforeEach(() => stack.reset());

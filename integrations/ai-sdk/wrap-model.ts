@@ -7,7 +7,7 @@
  * Everything else is the inner model's, read through a Proxy: `specificationVersion`, `provider`,
  * `modelId`, `supportedUrls` and whatever a later spec adds.
  */
-import { beforeGatewayCall } from '../../src/call-policy.js';
+import { whenReadyToSend } from '../../src/call-policy.js';
 import { tryGetPortkeyContext, withPortkeyOverrides } from '../../src/context.js';
 import { type PortkeyCallOptions, takePortkeyCallOptions } from './call-options.js';
 
@@ -27,21 +27,17 @@ type CallMethod = (this: object, options?: Record<string, unknown>) => PromiseLi
 
 function callWithPortkeyOptions(inner: object, method: CallMethod, options: Record<string, unknown> | undefined, beforeCall: BeforeCall): PromiseLike<unknown> {
   // The request's tenant, requireTenant and the token budget: waited for, or refused, before the call.
-  const ready = beforeGatewayCall(tryGetPortkeyContext());
-  if (ready !== undefined) return ready.then(() => call(inner, method, options, beforeCall));
-  return call(inner, method, options, beforeCall);
-}
-
-function call(inner: object, method: CallMethod, options: Record<string, unknown> | undefined, beforeCall: BeforeCall): PromiseLike<unknown> {
-  try {
-    const { overrides, providerOptions } = takePortkeyCallOptions(options?.providerOptions);
-    beforeCall(overrides);
-    const forwarded = options !== undefined && providerOptions !== options.providerOptions ? { ...options, providerOptions } : options;
-    return overrides === undefined ? method.call(inner, forwarded) : withPortkeyOverrides(overrides, () => method.call(inner, forwarded));
-  } catch (error) {
-    // The spec's methods return promises: a refused call is a rejection, as a failed one would be.
-    return Promise.reject(error);
-  }
+  return whenReadyToSend(tryGetPortkeyContext(), () => {
+    try {
+      const { overrides, providerOptions } = takePortkeyCallOptions(options?.providerOptions);
+      beforeCall(overrides);
+      const forwarded = options !== undefined && providerOptions !== options.providerOptions ? { ...options, providerOptions } : options;
+      return overrides === undefined ? method.call(inner, forwarded) : withPortkeyOverrides(overrides, () => method.call(inner, forwarded));
+    } catch (error) {
+      // The spec's methods return promises: a refused call is a rejection, as a failed one would be.
+      return Promise.reject(error);
+    }
+  });
 }
 
 /**

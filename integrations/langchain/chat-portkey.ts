@@ -13,7 +13,7 @@ import {
   type ClientOptions,
 } from '@langchain/openai';
 import { isHostedGateway, noPortkeyKeyError } from '../../src/client-checks.js';
-import { beforeGatewayCall, contextCalls } from '../../src/call-policy.js';
+import { contextCalls, whenReadyToSend } from '../../src/call-policy.js';
 import { portkeyOptionsInForce, tryGetPortkeyContext, warnNoContext } from '../../src/context.js';
 import { NO_PROVIDER_KEY } from '../../src/gateway-fetch.js';
 import { eitherSignal } from '../../src/portkey-fetch.js';
@@ -368,8 +368,8 @@ export class ChatPortkey<CallOptions extends ChatPortkeyCallOptions = ChatPortke
    * to another, nor to a request refused a call.
    */
   override generate(...args: Parameters<ChatOpenAICompletions<CallOptions>['generate']>): ReturnType<ChatOpenAICompletions<CallOptions>['generate']> {
-    const ready = this.cache ? beforeGatewayCall(tryGetPortkeyContext()) : undefined;
-    return ready === undefined ? super.generate(...args) : ready.then(() => super.generate(...args));
+    if (!this.cache) return super.generate(...args);
+    return whenReadyToSend(tryGetPortkeyContext(), () => super.generate(...args));
   }
 
   /**
@@ -449,12 +449,10 @@ export class ChatPortkey<CallOptions extends ChatPortkeyCallOptions = ChatPortke
    * (or a check refuses the call), once it is: `requireTenant` and the token budget refuse a call
    * before it is prepared, so before anything is sent.
    */
-  #whenReady<T>(options: this['ParsedCallOptions'], runManager: CallbackManagerForLLMRun | undefined, send: (call: PreparedCall) => T): T | Promise<T> {
+  #whenReady<T>(options: this['ParsedCallOptions'], runManager: CallbackManagerForLLMRun | undefined, send: (call: PreparedCall) => T): T | Promise<Awaited<T>> {
     const prepared: PreparedCall | undefined = (options as any)[PORTKEY_CALL];
     if (prepared !== undefined) return send(prepared);
-    const ready = beforeGatewayCall(tryGetPortkeyContext());
-    if (ready === undefined) return send(this.#prepareCall(options, runManager));
-    return ready.then(() => send(this.#prepareCall(options, runManager)));
+    return whenReadyToSend(tryGetPortkeyContext(), () => send(this.#prepareCall(options, runManager)));
   }
 
   override _generate(messages: BaseMessage[], options: this['ParsedCallOptions'], runManager?: CallbackManagerForLLMRun): Promise<ChatResult> {

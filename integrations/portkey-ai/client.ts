@@ -5,7 +5,7 @@
  * another user's — sends them again. {@link createPortkeyClient} makes a client that reads the
  * request context instead, on every path of the SDK.
  */
-import { beforeGatewayCall } from '../../src/call-policy.js';
+import { whenReadyToSend } from '../../src/call-policy.js';
 import { portkeyOptionsInForce, tryGetPortkeyContext } from '../../src/context.js';
 import { describeType, PortkeyContextError } from '../../src/errors.js';
 import { createPortkeyHeaders, isPlainObject } from '../../src/headers.js';
@@ -105,8 +105,7 @@ export function createPortkeyClient<Options extends object, Client extends Portk
     writable: true,
     enumerable: false,
     value: function requestWhenReady(this: unknown, ...args: unknown[]): Promise<unknown> {
-      const ready = beforeGatewayCall(tryGetPortkeyContext());
-      return ready === undefined ? request.apply(this, args) : ready.then(() => request.apply(this, args));
+      return whenReadyToSend(tryGetPortkeyContext(), () => request.apply(this, args));
     },
   });
   Object.defineProperty(client, 'customHeaders', {

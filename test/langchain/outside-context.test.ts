@@ -15,19 +15,15 @@ import { z } from 'zod';
 import { runWithPortkeyContext } from 'portkey-context';
 import { ChatPortkey, portkeyResponseMetadata } from 'portkey-context/langchain';
 import { type GatewayStack, type RecordedGatewayRequest, startGatewayStack } from '../harness/index.js';
+import { recordPortkeyWarnings } from '../harness/warnings.js';
 import { toolUsingModel } from './scripted-replies.js';
 
 let stack: GatewayStack;
-const warnings: { code?: string; message: string }[] = [];
-const onWarning = (warning: Error & { code?: string }) => {
-  if (warning.name === 'PortkeyContextWarning') warnings.push({ code: warning.code, message: warning.message });
-};
+const warnings = recordPortkeyWarnings();
 beforeAll(async () => {
   stack = await startGatewayStack();
-  process.on('warning', onWarning);
 });
 afterAll(async () => {
-  process.off('warning', onWarning);
   await stack?.close();
 });
 beforeEach(() => {
