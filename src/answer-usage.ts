@@ -93,7 +93,7 @@ export function eventStreamUsage(tail: string): AnswerUsage | undefined {
 }
 
 /**
- * `response`, reporting to `recording` as the client reads its body: the first chunk, the end with
+ * `response` (of content type `type`), reporting to `recording` as the client reads its body: the first chunk, the end with
  * the usage it found, or the failure (the body broke off, or the client cancelled it). Nothing is
  * read ahead of the client, and the response is the gateway's own.
  *
@@ -103,13 +103,12 @@ export function eventStreamUsage(tail: string): AnswerUsage | undefined {
  * - Any other answer's body-reading methods report when they settle: `json()` costs no second
  *   parse, and no stream is added.
  */
-export function recordedResponse(response: Response, recording: CallRecording): Response {
+export function recordedResponse(response: Response, recording: CallRecording, type: string): Response {
   const body = response.body;
   if (body === null) {
     recording.finished(undefined);
     return response;
   }
-  const type = response.headers.get('content-type') ?? '';
   const web = body instanceof ReadableStream;
   if (type.includes('text/event-stream')) {
     // A custom fetch's own stream type (node-fetch's Node stream): left alone, recorded as answered.

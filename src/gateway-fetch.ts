@@ -26,6 +26,8 @@ export interface GatewayCall {
   secrets?: () => readonly string[];
   /** The gateway's response headers, kept as they came. */
   responseHeaders?: Headers;
+  /** What Portkey's response headers said (`readPortkeyResponseHeaders`), read once, when first needed. */
+  portkey?: PortkeyResponseMetadata;
   /** The usage ledger of the call's context: each request sent is recorded in it. */
   ledger?: UsageLedger | undefined;
 }
@@ -121,9 +123,11 @@ export function sendToGateway(
   return sent.then(
     (response) => {
       if (call) call.responseHeaders = response.headers;
-      recording?.responded(response.status, response.headers);
-      if (!response.ok) return describedErrorResponse(response, call, recording);
-      return recording === undefined ? response : recordedResponse(response, recording);
+      if (recording === undefined) return response.ok ? response : describedErrorResponse(response, call);
+      const type = response.headers.get('content-type') ?? '';
+      call!.portkey = readPortkeyResponseHeaders(response.headers);
+      recording.responded(response.status, call!.portkey, type.includes('text/event-stream'));
+      return response.ok ? recordedResponse(response, recording, type) : describedErrorResponse(response, call, recording);
     },
     recording && failed,
   );

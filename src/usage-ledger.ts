@@ -3,6 +3,8 @@
  * the gateway, whichever client sent it, and the running totals.
  */
 
+import type { PortkeyResponseMetadata } from './gateway-fetch.js';
+
 /** One request sent to the gateway, as the usage ledger recorded it. */
 export interface PortkeyCallUsage {
   /** The trace ID the call carried. */
@@ -74,8 +76,8 @@ export interface AnswerUsage {
 
 /** One call being recorded: the gateway fetch reports what happened to it. */
 export interface CallRecording {
-  /** The gateway answered (before the body): status and Portkey's response headers. */
-  responded(status: number, headers: Headers): void;
+  /** The gateway answered (before the body): its status, what its headers said, and whether it streams. */
+  responded(status: number, portkey: PortkeyResponseMetadata, stream: boolean): void;
   /** The first chunk of the body arrived. */
   firstChunk(): void;
   /** The body ended; `usage` what it said, if anything. */
@@ -159,13 +161,11 @@ export class UsageLedger {
       }
     };
     return {
-      responded(status, headers) {
+      responded(status, portkey, stream) {
         entry.status = status;
-        entry.stream = (headers.get('content-type') ?? '').includes('text/event-stream');
-        const cacheStatus = headers.get('x-portkey-cache-status');
-        if (cacheStatus) entry.cacheStatus = cacheStatus;
-        const retries = Number(headers.get('x-portkey-retry-attempt-count'));
-        if (Number.isFinite(retries) && retries > 0) entry.retries = retries;
+        entry.stream = stream;
+        if (portkey.cacheStatus !== undefined) entry.cacheStatus = portkey.cacheStatus;
+        if (portkey.retryAttemptCount !== undefined && portkey.retryAttemptCount > 0) entry.retries = portkey.retryAttemptCount;
       },
       firstChunk() {
         if (open && entry.stream) entry.timeToFirstTokenMs = Math.round((performance.now() - started) * 10) / 10;

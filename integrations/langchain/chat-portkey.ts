@@ -15,7 +15,7 @@ import {
 import { isHostedGateway, noPortkeyKeyError } from '../../src/client-checks.js';
 import { contextCalls, whenReadyToSend } from '../../src/call-policy.js';
 import { portkeyOptionsInForce, tryGetPortkeyContext, warnNoContext } from '../../src/context.js';
-import { NO_PROVIDER_KEY } from '../../src/gateway-fetch.js';
+import { type GatewayCall, NO_PROVIDER_KEY } from '../../src/gateway-fetch.js';
 import { eitherSignal } from '../../src/portkey-fetch.js';
 import { describeType, PortkeyContextError } from '../../src/errors.js';
 import { assertValidPortkeyOptions, createPortkeyHeaders, isPlainObject, refuseBaseURL } from '../../src/headers.js';
@@ -26,7 +26,7 @@ import { NO_CONTEXT_HELP, warnOnce } from '../../src/warnings.js';
 import { refuseChatOpenAIHabits } from './chat-openai-habits.js';
 import { mergeMetadata } from '../../src/metadata.js';
 import { type CallErrorInfo, describeCallError, emptyAnswerError, incompleteStreamError } from './errors.js';
-import { createGatewayFetch, GATEWAY_CALL, type GatewayResponseInfo, gatewayResponseMetadata } from './gateway-fetch.js';
+import { createGatewayFetch, GATEWAY_CALL, gatewayResponseMetadata } from './gateway-fetch.js';
 import { abortable, DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT_MS, retryDelay, sleep } from './retry.js';
 import { runTraceId } from './run-trace.js';
 
@@ -82,7 +82,7 @@ interface PreparedCall {
   /** The call's Portkey options, every layer merged: what its secrets are read from if it fails. */
   options: PortkeyOptions;
   traceId: string | undefined;
-  gateway: GatewayResponseInfo;
+  gateway: GatewayCall;
   /** The call's own `signal` merged with the request context's (fires when the client leaves). */
   signal: AbortSignal | undefined;
 }

@@ -7,12 +7,6 @@ import { type GatewayCall, type PortkeyResponseMetadata, readPortkeyResponseHead
 
 export type { PortkeyResponseMetadata } from '../../src/gateway-fetch.js';
 
-/** One model call as the fetch wrapper sees it: the headers to send, and what the gateway answered. */
-export interface GatewayResponseInfo extends GatewayCall {
-  /** Response headers Portkey adds, as `response_metadata.portkey` (read once, when asked). */
-  portkey?: PortkeyResponseMetadata;
-}
-
 /** Per-call slot the fetch wrapper fills in; travels in the SDK's `fetchOptions` under this symbol. */
 export const GATEWAY_CALL = Symbol('portkey-context.gateway-call');
 
@@ -23,12 +17,12 @@ export const GATEWAY_CALL = Symbol('portkey-context.gateway-call');
  */
 export function createGatewayFetch(baseFetch: typeof fetch = globalThis.fetch, defaultHeaders?: Record<string, string>): typeof fetch {
   return function portkeyGatewayFetch(input, init) {
-    return sendToGateway(baseFetch, input, init, (init as Record<symbol, GatewayResponseInfo> | undefined)?.[GATEWAY_CALL], defaultHeaders);
+    return sendToGateway(baseFetch, input, init, (init as Record<symbol, GatewayCall> | undefined)?.[GATEWAY_CALL], defaultHeaders);
   };
 }
 
 /** What the gateway said about a call, from its response headers (read once, when the result is tagged). */
-export function gatewayResponseMetadata(call: GatewayResponseInfo): PortkeyResponseMetadata | undefined {
+export function gatewayResponseMetadata(call: GatewayCall): PortkeyResponseMetadata | undefined {
   if (call.portkey === undefined && call.responseHeaders !== undefined) call.portkey = readPortkeyResponseHeaders(call.responseHeaders);
   return call.portkey;
 }

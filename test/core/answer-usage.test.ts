@@ -22,7 +22,7 @@ const sse = (...events: unknown[]) =>
 
 function recorded(response: Response) {
   const ledger = new UsageLedger();
-  return { ledger, response: recordedResponse(response, ledger.start('t', undefined)) };
+  return { ledger, response: recordedResponse(response, ledger.start('t', undefined), response.headers.get('content-type') ?? '') };
 }
 
 it('a Responses API stream whose final event repeats a 60 KB answer: complete, with its usage', async () => {

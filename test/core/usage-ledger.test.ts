@@ -3,13 +3,14 @@
  * context (a job, a script) does not grow without bound, and `settled()` waiting for calls in flight.
  */
 import { expect, it } from 'vitest';
+import { readPortkeyResponseHeaders } from '../../src/gateway-fetch.js';
 import { UsageLedger } from '../../src/usage-ledger.js';
 
 it('keeps the last 1,000 entries; the totals count every call', () => {
   const ledger = new UsageLedger();
   for (let i = 0; i < 1_200; i++) {
     const call = ledger.start(`t${i}`, 'm');
-    call.responded(200, new Headers({ 'x-portkey-cache-status': i % 10 === 0 ? 'HIT' : 'MISS', 'x-portkey-retry-attempt-count': '1' }));
+    call.responded(200, readPortkeyResponseHeaders(new Headers({ 'x-portkey-cache-status': i % 10 === 0 ? 'HIT' : 'MISS', 'x-portkey-retry-attempt-count': '1' })), false);
     if (i % 100 === 0) call.failed('boom');
     else call.finished({ inputTokens: 2, outputTokens: 1, cachedInputTokens: 1 });
   }
