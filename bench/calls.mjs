@@ -1,16 +1,27 @@
 // Per-call cost: ChatPortkey vs ChatOpenAI, side by side in one run, against the same local stub
-// (no gateway, so only the client's work is measured). `npm run bench:calls`
+// (no gateway, so only the client's work is measured). Part of `npm run bench`; alone:
+// `npm run bench:calls`.
 //
-// This process is pinned to CPU 0 and the stub to CPU 1 (when `taskset` is there). Each call runs
-// inside a request context (as in an app); calls run one at a time, the two models' calls
-// interleaved one by one (running one model's calls, then the other's, spread per-round ratios
-// over 0.78-1.18 on this shared machine). Each round gives a ratio of CPU per call,
-// ChatOpenAI / ChatPortkey (1.0 = same cost, < 1 = ChatPortkey costs more), for invoke and for
-// stream, and the time to the first streamed chunk of each. Medians are reported. A third model,
-// ChatOpenAI sending the same number and size of headers as fixed defaults, is the control: the
-// ratio to it is ChatPortkey's own per-call work, without the cost of the header bytes themselves.
+// This process is pinned to CPU 0 and the stub to CPU 1 (when `taskset` is there). Every call runs
+// inside a request context, as in an app, one at a time. Three models take turns in short blocks
+// of calls: ChatOpenAI, a second ChatOpenAI (the A/A control: the same model twice, the noise
+// floor of the run) and ChatPortkey. The order of the three within a turn cycles through all six
+// permutations, so each model follows each other equally often: work a call leaves behind (a
+// socket's cleanup, a garbage collection its allocations brought on) lands on the next block, and
+// with a fixed order one model would always pay for another's. Calling one model 600 times, then
+// the other, spread per-round ratios over 0.78-1.18 on this shared machine; calls interleaved one
+// by one in a fixed rotation gave a same-headers control a steady 10% penalty it did not have.
 //
-//   BENCH_ROUNDS=7 BENCH_CALLS=600 node bench/calls.mjs
+// Each round gives, for invoke and for stream:
+//   - the ratio of CPU per call, ChatOpenAI / ChatPortkey (1.0 = same cost, < 1 = ChatPortkey
+//     costs more), the baseline being both ChatOpenAI instances together;
+//   - the A/A ratio, ChatOpenAI / its twin;
+//   - for a stream, the mean time to its first chunk.
+// Medians over rounds are reported. Targets: ratio >= 0.98, and a first chunk no later than
+// ChatOpenAI's + 0.1 ms.
+//
+//   BENCH_ROUNDS=9 BENCH_CALLS=600 BENCH_BLOCK=10 node bench/calls.mjs
+//   BENCH_CONTROL=1 node bench/calls.mjs    # adds ChatOpenAI sending the same x-portkey-* headers as fixed defaults
 import { execFileSync, fork } from 'node:child_process';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
@@ -18,9 +29,12 @@ import { ChatOpenAI } from '@langchain/openai';
 import { runWithPortkeyContext } from 'portkey-context';
 import { ChatPortkey } from 'portkey-context/langchain';
 
-const rounds = Number(process.env.BENCH_ROUNDS ?? 7);
+const rounds = Number(process.env.BENCH_ROUNDS ?? 9);
 const calls = Number(process.env.BENCH_CALLS ?? 600);
+const block = Number(process.env.BENCH_BLOCK ?? 10);
 const warmupCalls = Number(process.env.BENCH_WARMUP_CALLS ?? 300);
+const TARGET = 0.98;
+const FIRST_CHUNK_SLACK_MS = 0.1;
 
 const canPin = (() => {
   if (availableParallelism() < 2) return false;
@@ -37,96 +51,116 @@ const stub = fork(fileURLToPath(new URL('./stub-llm.mjs', import.meta.url)), [],
 const { port } = await new Promise((resolve) => stub.once('message', resolve));
 const baseURL = `http://127.0.0.1:${port}/v1`;
 
-/** What ChatPortkey sends on each call of this bench, as fixed headers: the cost of the bytes alone. */
-const portkeyLikeHeaders = {
-  'x-portkey-api-key': 'pk-bench',
-  'x-portkey-provider': 'openai',
-  'x-portkey-trace-id': 'bench-0000',
-  'x-portkey-metadata': '{"_user":"user-00"}',
-  'x-portkey-span-id': '00000000-0000-4000-8000-000000000000',
-  'x-portkey-parent-span-id': 'bench-0000',
-  'x-portkey-span-name': 'ChatPortkey',
-};
+const openAI = () => new ChatOpenAI({ model: 'gpt-4o-mini', apiKey: 'sk-bench', maxRetries: 0, configuration: { baseURL } });
 const models = {
-  ChatOpenAI: new ChatOpenAI({ model: 'gpt-4o-mini', apiKey: 'sk-bench', maxRetries: 0, configuration: { baseURL } }),
-  // Control: ChatOpenAI sending the same number and size of headers (fixed), so what is left
-  // between it and ChatPortkey is ChatPortkey's own work per call.
-  'ChatOpenAI+headers': new ChatOpenAI({ model: 'gpt-4o-mini', apiKey: 'sk-bench', maxRetries: 0, configuration: { baseURL, defaultHeaders: portkeyLikeHeaders } }),
+  ChatOpenAI: openAI(),
+  'ChatOpenAI (A/A)': openAI(),
   ChatPortkey: new ChatPortkey({ model: 'gpt-4o-mini', apiKey: 'pk-bench', provider: 'openai', baseURL }),
 };
+if (process.env.BENCH_CONTROL) {
+  // What ChatPortkey sends on each call of this bench, as fixed headers: the cost of the bytes alone.
+  const defaultHeaders = {
+    'x-portkey-api-key': 'pk-bench',
+    'x-portkey-provider': 'openai',
+    'x-portkey-trace-id': 'bench-0000',
+    'x-portkey-metadata': '{"_user":"user-00"}',
+    'x-portkey-span-id': '00000000-0000-4000-8000-000000000000',
+    'x-portkey-parent-span-id': 'bench-0000',
+    'x-portkey-span-name': 'ChatPortkey',
+  };
+  models['ChatOpenAI+headers'] = new ChatOpenAI({ model: 'gpt-4o-mini', apiKey: 'sk-bench', maxRetries: 0, configuration: { baseURL, defaultHeaders } });
+}
 const NAMES = Object.keys(models);
+
+/** Every order of `items`: each turn of a round takes the next, so every model follows every other alike. */
+function permutations(items) {
+  if (items.length <= 1) return [items];
+  return items.flatMap((item, i) => permutations([...items.slice(0, i), ...items.slice(i + 1)]).map((rest) => [item, ...rest]));
+}
+const ORDERS = permutations(NAMES);
+
 const inRequest = (i, fn) => runWithPortkeyContext({ traceId: `bench-${i}`, metadata: { _user: `user-${i % 50}` } }, fn);
 
-/** One call, inside a request context: its CPU time (µs) and, for a stream, its time to the first chunk (ms). */
+/** One call inside a request context; for a stream, resolves to its time to the first chunk (ms). */
 async function oneCall(model, kind, i) {
-  let firstChunkMs = 0;
-  const cpu = process.cpuUsage();
-  await inRequest(i, async () => {
+  return inRequest(i, async () => {
     if (kind === 'invoke') {
       await model.invoke('Hello');
-      return;
+      return 0;
     }
     const started = performance.now();
-    let first = true;
+    let firstChunkMs = 0;
     for await (const _chunk of await model.stream('Hello')) {
-      if (first) {
-        firstChunkMs = performance.now() - started;
-        first = false;
-      }
+      if (firstChunkMs === 0) firstChunkMs = performance.now() - started;
     }
+    return firstChunkMs;
   });
-  const used = process.cpuUsage(cpu);
-  return { cpu: used.user + used.system, firstChunkMs };
 }
 
-/**
- * One round: the two models' calls interleaved one by one (the order flipping every pair), so
- * whatever else the machine does lands on both alike. Returns CPU per call and mean first-chunk time.
- */
+/** One round: `calls` calls of each model, in blocks of `block`, the models' order changing every turn. */
 async function round(kind) {
   const totals = Object.fromEntries(NAMES.map((name) => [name, { cpu: 0, first: 0 }]));
-  for (let i = 0; i < calls; i++) {
-    // rotate the order, so no model always runs first (or right after another)
-    for (let k = 0; k < NAMES.length; k++) {
-      const name = NAMES[(i + k) % NAMES.length];
-      const r = await oneCall(models[name], kind, i);
-      totals[name].cpu += r.cpu;
-      totals[name].first += r.firstChunkMs;
+  let i = 0;
+  for (let turn = 0; turn < calls / block; turn++) {
+    for (const name of ORDERS[turn % ORDERS.length]) {
+      let first = 0;
+      const cpu = process.cpuUsage();
+      for (let k = 0; k < block; k++) first += await oneCall(models[name], kind, i++);
+      const used = process.cpuUsage(cpu);
+      totals[name].cpu += used.user + used.system;
+      totals[name].first += first;
     }
   }
-  return Object.fromEntries(Object.entries(totals).map(([name, t]) => [name, { cpuPerCall: t.cpu / calls, firstChunkMs: t.first / calls }]));
+  const perCall = turnsOf(calls) * block;
+  return Object.fromEntries(NAMES.map((name) => [name, { cpuPerCall: totals[name].cpu / perCall, firstChunkMs: totals[name].first / perCall }]));
 }
+const turnsOf = (n) => Math.ceil(n / block);
 
 const median = (xs) => {
   const s = [...xs].sort((a, b) => a - b);
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 };
+const µs = (x) => `${x.toFixed(0)} µs`;
 
-console.log(`${rounds} rounds of ${calls} calls per model and kind, alternated; ${canPin ? 'bench on CPU 0, stub on CPU 1' : 'no CPU pinning'}\n`);
+console.log(
+  `Per call: ${rounds} rounds of ${calls} calls per model and kind, in blocks of ${block}; ${canPin ? 'bench on CPU 0, stub on CPU 1' : 'no CPU pinning'}\n`,
+);
 for (const model of Object.values(models)) {
-  for (const kind of ['invoke', 'stream']) for (let i = 0; i < warmupCalls; i++) await inRequest(i, () => (kind === 'invoke' ? model.invoke('warm') : model.stream('warm').then(async (s) => { for await (const _ of s); })));
+  for (let i = 0; i < warmupCalls; i++) {
+    await oneCall(model, 'invoke', i);
+    await oneCall(model, 'stream', i);
+  }
 }
+let failed = false;
 for (const kind of ['invoke', 'stream']) {
   const ratios = [];
-  const controlRatios = [];
+  const aa = [];
   const perCall = Object.fromEntries(NAMES.map((name) => [name, []]));
   const firstChunk = Object.fromEntries(NAMES.map((name) => [name, []]));
   for (let n = 0; n < rounds; n++) {
     const r = await round(kind);
-    ratios.push(r.ChatOpenAI.cpuPerCall / r.ChatPortkey.cpuPerCall);
-    controlRatios.push(r['ChatOpenAI+headers'].cpuPerCall / r.ChatPortkey.cpuPerCall);
-    for (const name of Object.keys(r)) {
+    const baseline = (r.ChatOpenAI.cpuPerCall + r['ChatOpenAI (A/A)'].cpuPerCall) / 2;
+    ratios.push(baseline / r.ChatPortkey.cpuPerCall);
+    aa.push(r.ChatOpenAI.cpuPerCall / r['ChatOpenAI (A/A)'].cpuPerCall);
+    for (const name of NAMES) {
       perCall[name].push(r[name].cpuPerCall);
       firstChunk[name].push(r[name].firstChunkMs);
     }
     console.log(
-      `  ${kind} round ${n + 1}: ${NAMES.map((name) => `${name} ${r[name].cpuPerCall.toFixed(0)} µs`).join(', ')} CPU per call | ratio ${ratios.at(-1).toFixed(3)}, to the control ${controlRatios.at(-1).toFixed(3)}`,
+      `  ${kind} round ${n + 1}: ${NAMES.map((name) => `${name} ${µs(r[name].cpuPerCall)}`).join(', ')} per call | ratio ${ratios.at(-1).toFixed(3)}, A/A ${aa.at(-1).toFixed(3)}`,
     );
   }
-  const first = kind === 'stream' ? `; first chunk ${NAMES.map((name) => `${name} ${median(firstChunk[name]).toFixed(3)} ms`).join(', ')}` : '';
-  console.log(
-    `RESULT ${kind}: CPU per call ${NAMES.map((name) => `${name} ${median(perCall[name]).toFixed(0)} µs`).join(', ')}; ` +
-      `median ratio ChatOpenAI / ChatPortkey ${median(ratios).toFixed(3)}, ChatOpenAI+headers / ChatPortkey ${median(controlRatios).toFixed(3)}${first}\n`,
-  );
+  const ratio = median(ratios);
+  const ok = ratio >= TARGET;
+  let line = `RESULT ${kind}: CPU per call ${NAMES.map((name) => `${name} ${µs(median(perCall[name]))}`).join(', ')}; median ratio ChatOpenAI / ChatPortkey ${ratio.toFixed(3)} (${ok ? `>= ${TARGET}: ok` : `< ${TARGET}: too slow`}), A/A ${median(aa).toFixed(3)}`;
+  if (kind === 'stream') {
+    const late = median(firstChunk.ChatPortkey) - (median(firstChunk.ChatOpenAI) + median(firstChunk['ChatOpenAI (A/A)'])) / 2;
+    const early = late <= FIRST_CHUNK_SLACK_MS;
+    line += `; first chunk ${NAMES.map((name) => `${name} ${median(firstChunk[name]).toFixed(3)} ms`).join(', ')} (ChatPortkey ${late >= 0 ? '+' : ''}${late.toFixed(3)} ms: ${early ? 'ok' : 'too late'})`;
+    if (!early) failed = true;
+  }
+  if (!ok) failed = true;
+  console.log(`${line}\n`);
 }
 stub.send('stop');
+process.exitCode = failed ? 1 : 0;
