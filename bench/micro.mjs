@@ -6,8 +6,8 @@ import { Socket } from 'node:net';
 import { portkeyHeaders } from 'portkey-context';
 import { portkeyMiddleware } from 'portkey-context/express';
 // Internals, for the header build of a ChatPortkey call (not public API).
-import { portkeyOptionsInForce, tryGetPortkeyContext } from '../dist/esm/src/context.js';
-import { createPortkeyHeaders } from '../dist/esm/src/headers.js';
+import { callHeaders, callOptionsInForce } from '../dist/esm/src/call-headers.js';
+import { tryGetPortkeyContext } from '../dist/esm/src/context.js';
 import { generateSpanId } from '../dist/esm/src/trace-id.js';
 
 const als = new AsyncLocalStorage();
@@ -50,11 +50,11 @@ const modelOptions = { apiKey: 'pk-bench', provider: 'openai' };
 /** The steps of a ChatPortkey call's header build (#prepareCall): options in force, its span, the headers. */
 function modelCallHeaders() {
   const context = tryGetPortkeyContext();
-  const merged = portkeyOptionsInForce(context, modelOptions, undefined);
-  merged.spanId = generateSpanId();
-  merged.parentSpanId = merged.traceId;
-  merged.spanName = 'ChatPortkey';
-  return createPortkeyHeaders(merged);
+  const call = callOptionsInForce(context, modelOptions, undefined);
+  call.options.spanId = generateSpanId();
+  call.options.parentSpanId = call.options.traceId;
+  call.options.spanName = 'ChatPortkey';
+  return callHeaders(call);
 }
 const perCall = { 'portkeyHeaders()': () => portkeyHeaders(), "a ChatPortkey call's header build": modelCallHeaders };
 const callTimes = Object.fromEntries(Object.keys(perCall).map((name) => [name, []]));

@@ -116,7 +116,7 @@ export class ContextCalls {
     if (tenant === undefined) return base;
     if (this.#mergedFor !== base) {
       this.#mergedFor = base;
-      this.#merged = { ...base, ...tenant.options };
+      this.#merged = Object.assign({}, base, tenant.options);
     }
     return this.#merged!;
   }

@@ -1,12 +1,13 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { BRAND, hasBrand, setBrand } from './brand.js';
+import { callHeaders, callOptionsInForce } from './call-headers.js';
 import { CONTEXT_CALLS, type CallPolicy, ContextCalls, compileCallPolicy, contextCalls, type PortkeyCallPolicyOptions, type TenantResult } from './call-policy.js';
 import { invalidOption, PortkeyContextError } from './errors.js';
 import { assertValidPortkeyOptions, createPortkeyHeaders, isPlainObject, refuseBaseURL } from './headers.js';
 import { mergeMetadata } from './metadata.js';
 import { environmentDefaults, mergePortkeyOptions, type PortkeyMetadataRecord, type PortkeyOptions, pickPortkeyOptions } from './options.js';
 import { ownOption as own } from './own.js';
-import { checkedTenant, type ResolvedTenant, type TenantRouting, tenantCacheNamespace } from './tenant.js';
+import { checkedTenant, type ResolvedTenant, type TenantRouting } from './tenant.js';
 import { generateTraceId } from './trace-id.js';
 import type { PortkeyUsageSummary } from './usage-ledger.js';
 import { NO_CONTEXT_HELP, warnOnce } from './warnings.js';
@@ -72,24 +73,6 @@ export const portkeyContextStorage: AsyncLocalStorage<PortkeyContext> = globalSt
 
 export { environmentDefaults } from './options.js';
 
-/**
- * The Portkey options of a gateway call made now by a client with its own `defaults`:
- * `PORTKEY_API_KEY` < `defaults` < the context's options, trace ID and metadata < `overrides`
- * (metadata merged at every step).
- */
-export function portkeyOptionsInForce(context: PortkeyContext | undefined, defaults: PortkeyOptions | undefined, overrides?: PortkeyOptions): PortkeyOptions {
-  // The environment gives only the key: not read when the defaults have one, and in a context read
-  // once (process.env is slow: it was a seventh of portkeyHeaders()).
-  if (context === undefined) return mergePortkeyOptions(defaults?.apiKey === undefined ? environmentDefaults() : undefined, defaults, overrides);
-  const calls = contextCalls(context);
-  const environment = defaults?.apiKey !== undefined ? undefined : calls === undefined ? environmentDefaults() : calls.environment;
-  const merged = mergePortkeyOptions(environment, defaults, context.options, { traceId: context.traceId, metadata: context.metadata }, overrides);
-  const tenant = calls?.tenant;
-  // A tenant's calls never share cache entries with another's: every namespace is under its own.
-  if (tenant !== undefined) merged.cacheNamespace = tenantCacheNamespace(tenant, merged.cacheNamespace);
-  return merged;
-}
-
 /** Shared behaviour of every context kind: how headers are made from traceId, metadata and options. */
 export abstract class PortkeyContextBase implements PortkeyContext {
   abstract readonly traceId: string;
@@ -105,7 +88,7 @@ export abstract class PortkeyContextBase implements PortkeyContext {
    */
   headers(overrides?: PortkeyOptions): Record<string, string> {
     this[CONTEXT_CALLS].prepareSync();
-    return createPortkeyHeaders(portkeyOptionsInForce(this, undefined, overrides));
+    return callHeaders(callOptionsInForce(this, undefined, overrides));
   }
 
   get usage(): PortkeyUsageSummary {
@@ -119,7 +102,9 @@ export function isPortkeyContext(value: unknown): value is PortkeyContext {
   return hasBrand(value, BRAND.context);
 }
 
+/** A context's options without its trace ID and metadata: one shared object when it has none (calls reuse their headers). */
 function withoutRequestFields(options: PortkeyOptions | undefined): PortkeyOptions {
+  if (options === undefined) return NO_OPTIONS;
   const { traceId: _t, metadata: _m, ...rest } = pickPortkeyOptions(options);
   return rest;
 }
@@ -138,6 +123,8 @@ function initPolicy(init: PortkeyContextInit): { policy: CallPolicy | undefined;
   const tenant = fn === undefined && given !== undefined ? checkedTenant(given) : undefined;
   return { policy, tenant };
 }
+
+const NO_OPTIONS: PortkeyOptions = Object.freeze({});
 
 class StaticContext extends PortkeyContextBase {
   readonly traceId: string;
@@ -221,7 +208,7 @@ class OverrideContext extends PortkeyContextBase {
     const parentOptions = this[PARENT_CONTEXT].options;
     if (parentOptions !== this.#parentOptions) {
       this.#parentOptions = parentOptions;
-      this.#options = { ...parentOptions, ...this.#own };
+      this.#options = Object.assign({}, parentOptions, this.#own);
     }
     return this.#options!;
   }

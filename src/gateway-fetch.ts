@@ -8,6 +8,7 @@ import { recordedResponse } from './answer-usage.js';
 import { messageOf } from './errors.js';
 import { redactSecrets } from './secrets.js';
 import type { CallRecording, UsageLedger } from './usage-ledger.js';
+import { withFields } from './copy.js';
 
 /**
  * The key handed to an `openai`-style client, which insists on one: it is never sent (the request's
@@ -30,6 +31,14 @@ export interface GatewayCall {
   portkey?: PortkeyResponseMetadata;
   /** The usage ledger of the call's context: each request sent is recorded in it. */
   ledger?: UsageLedger | undefined;
+  /**
+   * The client reports how an answer ended, and its usage, itself (`ChatPortkey`, from what
+   * LangChain parsed): an answered request's recording is left in {@link recording} and its body is
+   * not observed. Otherwise the body reports as the client reads it.
+   */
+  answerRecorded?: boolean;
+  /** With {@link answerRecorded}: the recording of the last request of this call the gateway answered. */
+  recording?: CallRecording;
 }
 
 /** What Portkey's response headers say about a call. */
@@ -108,7 +117,7 @@ export function sendToGateway(
   defaultHeaders?: Record<string, string>,
 ): Promise<Response> {
   const headers = requestHeaders(init?.headers, call, defaultHeaders);
-  const recording = call?.ledger ? redacting(call.ledger.start(call.traceId, requestedModel(init?.body)), call) : undefined;
+  const recording = call?.ledger?.start(call.traceId, requestedModel(init?.body), call.secrets);
   const failed = (error: unknown): never => {
     recording?.failed(messageOf(error));
     throw error;
@@ -116,7 +125,7 @@ export function sendToGateway(
   // Not async: one promise less per call, and nothing is awaited on the success path.
   let sent: Promise<Response>;
   try {
-    sent = baseFetch(input, { ...init, headers });
+    sent = baseFetch(input, withFields(init, { headers }));
   } catch (error) {
     return failed(error);
   }
@@ -127,7 +136,10 @@ export function sendToGateway(
       const type = response.headers.get('content-type') ?? '';
       call!.portkey = readPortkeyResponseHeaders(response.headers);
       recording.responded(response.status, call!.portkey, type.includes('text/event-stream'));
-      return response.ok ? recordedResponse(response, recording, type) : describedErrorResponse(response, call, recording);
+      if (!response.ok) return describedErrorResponse(response, call, recording);
+      if (!call!.answerRecorded) return recordedResponse(response, recording, type);
+      call!.recording = recording;
+      return response;
     },
     recording && failed,
   );
@@ -137,11 +149,6 @@ export function sendToGateway(
 function requestedModel(body: unknown): string | undefined {
   if (typeof body !== 'string') return undefined;
   return /"model"\s*:\s*"([^"\\]{1,200})"/.exec(body.slice(0, 400))?.[1];
-}
-
-/** `recording` with the call's secrets taken out of any failure it records (made only then). */
-function redacting(recording: CallRecording, call: GatewayCall): CallRecording {
-  return { ...recording, failed: (message) => recording.failed(redactSecrets(message, call.secrets?.() ?? [])) };
 }
 
 /** The gateway's message from an error body: OpenAI-shaped (`error.message`), Portkey's own, or text. */

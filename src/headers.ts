@@ -92,40 +92,47 @@ export function createPortkeyHeaders(options: PortkeyOptions): Record<string, st
   if (!isPlainObject(options)) throw invalidOption('options', 'an object of Portkey options', options);
   const headers: Record<string, string> = {};
   // Own properties only (a polluted Object.prototype never becomes a header), one pass: this runs on every gateway call.
-  for (const option of Object.keys(options)) {
-    const value = (options as Record<string, unknown>)[option];
-    if (value === undefined || value === null) continue;
-    const header = STRING_HEADER_OF.get(option);
-    if (header !== undefined) {
-      if (option === 'traceId') headers[header] = checkedTraceId(value);
-      else if (value !== '') headers[header] = checkedValue(option, value);
-      continue;
+  for (const option of Object.keys(options)) writePortkeyHeader(headers, option, (options as Record<string, unknown>)[option]);
+  return headers;
+}
+
+/**
+ * Writes the header of one Portkey option into `headers` (nothing for an empty value or a key that
+ * is not an option), checked as {@link createPortkeyHeaders} checks it.
+ *
+ * @throws {@link PortkeyContextError} as {@link createPortkeyHeaders} does.
+ */
+export function writePortkeyHeader(headers: Record<string, string>, option: string, value: unknown): void {
+  if (value === undefined || value === null) return;
+  const header = STRING_HEADER_OF.get(option);
+  if (header !== undefined) {
+    if (option === 'traceId') headers[header] = checkedTraceId(value);
+    else if (value !== '') headers[header] = checkedValue(option, value);
+    return;
+  }
+  switch (option) {
+    case 'baseURL': // not a header; where the request goes (see resolvePortkeyOptions)
+      if (typeof value !== 'string') throw invalidOption('baseURL', 'an http(s) URL string', value);
+      break;
+    case 'config':
+      if (value !== '') headers['x-portkey-config'] = configHeader(value);
+      break;
+    case 'metadata': {
+      if (!isPlainObject(value)) throw invalidOption('metadata', 'an object of string values', value);
+      const serialized = metadataHeader(value);
+      if (serialized !== undefined) headers['x-portkey-metadata'] = serialized;
+      break;
     }
-    switch (option) {
-      case 'baseURL': // not a header; where the request goes (see resolvePortkeyOptions)
-        if (typeof value !== 'string') throw invalidOption('baseURL', 'an http(s) URL string', value);
-        break;
-      case 'config':
-        if (value !== '') headers['x-portkey-config'] = configHeader(value);
-        break;
-      case 'metadata': {
-        if (!isPlainObject(value)) throw invalidOption('metadata', 'an object of string values', value);
-        const serialized = metadataHeader(value);
-        if (serialized !== undefined) headers['x-portkey-metadata'] = serialized;
-        break;
-      }
-      case 'cacheForceRefresh':
-        if (typeof value !== 'boolean') throw invalidOption('cacheForceRefresh', 'a boolean', value);
-        headers['x-portkey-cache-force-refresh'] = value ? 'true' : 'false';
-        break;
-      case 'forwardHeaders': {
-        const names = forwardHeadersHeader(value);
-        if (names) headers['x-portkey-forward-headers'] = names;
-        break;
-      }
+    case 'cacheForceRefresh':
+      if (typeof value !== 'boolean') throw invalidOption('cacheForceRefresh', 'a boolean', value);
+      headers['x-portkey-cache-force-refresh'] = value ? 'true' : 'false';
+      break;
+    case 'forwardHeaders': {
+      const names = forwardHeadersHeader(value);
+      if (names) headers['x-portkey-forward-headers'] = names;
+      break;
     }
   }
-  return headers;
 }
 
 const STRING_HEADER_OF: ReadonlyMap<string, string> = new Map(Object.entries(STRING_HEADERS));

@@ -1,12 +1,14 @@
 import { contextCalls, whenReadyToSend } from './call-policy.js';
-import { type PortkeyContext, portkeyOptionsInForce, tryGetPortkeyContext, warnNoContext } from './context.js';
+import { callHeaders, callOptionsInForce } from './call-headers.js';
+import { type PortkeyContext, tryGetPortkeyContext, warnNoContext } from './context.js';
 import { invalidOption } from './errors.js';
-import { assertValidPortkeyOptions, createPortkeyHeaders, isPlainObject, refuseBaseURL } from './headers.js';
+import { assertValidPortkeyOptions, isPlainObject, refuseBaseURL } from './headers.js';
 import { sendToGateway } from './gateway-fetch.js';
 import { type PortkeyOptions, pickPortkeyOptions } from './options.js';
 import { ownOption } from './own.js';
 import { secretValues } from './secrets.js';
 import { generateSpanId } from './trace-id.js';
+import { withFields } from './copy.js';
 
 /** Options of {@link portkeyFetch}: static Portkey options (the app's defaults) and the `fetch` to wrap. */
 export interface PortkeyFetchOptions extends Omit<PortkeyOptions, 'baseURL'> {
@@ -74,12 +76,13 @@ export function portkeyFetch(options: PortkeyFetchOptions = {}): typeof fetch {
   assertValidPortkeyOptions(defaults);
   const send = (context: PortkeyContext | undefined, input: Parameters<typeof fetch>[0], init: RequestInit | undefined): Promise<Response> => {
     const perRequest = (init as PortkeyRequestInit | undefined)?.[PORTKEY_REQUEST_OPTIONS];
-    const merged = portkeyOptionsInForce(context, defaults, perRequest);
+    const inForce = callOptionsInForce(context, defaults, perRequest);
+    const merged = inForce.options;
     if (context !== undefined) withExplicitSpan(merged);
     const ledger = context === undefined ? undefined : contextCalls(context)?.ledger;
-    const call = { headers: createPortkeyHeaders(merged), traceId: merged.traceId, secrets: () => secretValues(merged), ledger };
+    const call = { headers: callHeaders(inForce), traceId: merged.traceId, secrets: () => secretValues(merged), ledger };
     const signal = eitherSignal(init?.signal, context?.signal);
-    return sendToGateway(baseFetch, input, signal === init?.signal ? init : { ...init, signal }, call);
+    return sendToGateway(baseFetch, input, signal === init?.signal ? init : withFields(init, { signal }), call);
   };
   return function portkeyContextFetch(input, init) {
     const context = tryGetPortkeyContext();

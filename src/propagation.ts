@@ -9,6 +9,7 @@ import { normalizeMetadata } from './metadata.js';
 import { type PortkeyOptions, pickPortkeyOptions } from './options.js';
 import { SECRET_PORTKEY_OPTIONS } from './secrets.js';
 import { generateTraceId } from './trace-id.js';
+import { withFields } from './copy.js';
 
 /**
  * A context as plain JSON: what `runWithPortkeyContext(snapshot, fn)` starts the same context from,
@@ -116,6 +117,6 @@ export function withPortkeyPropagation(baseFetch: typeof fetch = globalThis.fetc
     if (names.length === 0) return baseFetch(input, init);
     const headers = new Headers(init?.headers ?? (input instanceof Request ? input.headers : undefined));
     for (const name of names) if (!headers.has(name)) headers.set(name, propagation[name]!);
-    return baseFetch(input, { ...init, headers });
+    return baseFetch(input, withFields(init, { headers }));
   };
 }

@@ -10,6 +10,7 @@ import { type PortkeyMetadataRecord, type PortkeyOptions, pickPortkeyOptions } f
 import { ownOption } from './own.js';
 import { compileRequestEnd, type RequestEndOptions } from './request-end.js';
 import { createOrderedTraceIdReader, createTraceIdReader, type TraceIdOptions, traceIdResponseHeader } from './trace-id.js';
+import { withFields } from './copy.js';
 
 /** The least a request must have: Node's headers, and the `user` auth may set on it later. */
 export interface RequestLike {
@@ -150,18 +151,19 @@ function metadataResolver<Req extends RequestLike>(
     const local = metadataResolver(option, undefined);
     return (request) => {
       const incoming = incomingMetadata(request.headers, trusted);
-      return incoming ? { ...base, ...incoming, ...local(request) } : local(request);
+      return incoming ? Object.assign({}, base, incoming, local(request)) : local(request);
     };
   }
   if (typeof option !== 'function') {
     const fixed = mergeMetadata(base, option);
     return (request) => {
       const user = readUser(request);
-      return user === undefined ? fixed : { ...fixed, ...userMetadata(user) };
+      // Object.assign, not a spread: see copy.ts (this runs each time headers are built).
+      return user === undefined ? fixed : withFields(fixed, userMetadata(user));
     };
   }
   return (request) => {
-    const defaults = { ...base, ...userMetadata(readUser(request)) };
+    const defaults = withFields(base, userMetadata(readUser(request)));
     let result: unknown;
     try {
       result = option(request, defaults);

@@ -4,6 +4,7 @@
  */
 
 import type { PortkeyResponseMetadata } from './gateway-fetch.js';
+import { redactSecrets } from './secrets.js';
 
 /** One request sent to the gateway, as the usage ledger recorded it. */
 export interface PortkeyCallUsage {
@@ -135,61 +136,32 @@ export class UsageLedger {
    *
    * @param traceId - the trace ID the request carries.
    * @param model - the model the request asked for (replaced by the answer's).
+   * @param secrets - values a failure's message must not show (made only if it fails).
    */
-  start(traceId: string | undefined, model: string | undefined): CallRecording {
-    const started = performance.now();
+  start(traceId: string | undefined, model: string | undefined, secrets?: () => readonly string[]): CallRecording {
     const entry: PortkeyCallUsage = { stream: false, retries: 0, startedAt: Date.now() };
     if (traceId !== undefined) entry.traceId = traceId;
     if (model !== undefined) entry.model = model;
     if (this.#entries.push(entry) > MAX_ENTRIES) this.#entries.shift();
-    const totals = this.#totals;
-    totals.calls++;
+    this.#totals.calls++;
     this.#inFlight++;
-    let open = true;
-    const end = (): void => {
-      open = false;
-      entry.latencyMs = Math.round((performance.now() - started) * 10) / 10;
-      totals.latencyMs += entry.latencyMs;
-      if (entry.error !== undefined) totals.failed++;
-      if (entry.cacheStatus !== undefined && /HIT$/i.test(entry.cacheStatus)) totals.cacheHits++;
-      totals.retries += entry.retries;
-      this.#inFlight--;
-      if (this.#inFlight === 0 && this.#waiters.length > 0) {
-        const waiters = this.#waiters;
-        this.#waiters = [];
-        for (const wake of waiters) wake();
-      }
-    };
-    return {
-      responded(status, portkey, stream) {
-        entry.status = status;
-        entry.stream = stream;
-        if (portkey.cacheStatus !== undefined) entry.cacheStatus = portkey.cacheStatus;
-        if (portkey.retryAttemptCount !== undefined && portkey.retryAttemptCount > 0) entry.retries = portkey.retryAttemptCount;
-      },
-      firstChunk() {
-        if (open && entry.stream) entry.timeToFirstTokenMs = Math.round((performance.now() - started) * 10) / 10;
-      },
-      finished: (usage) => {
-        if (!open) return;
-        if (usage) {
-          if (usage.model !== undefined) entry.model = usage.model;
-          if (usage.inputTokens !== undefined) totals.inputTokens += entry.inputTokens = usage.inputTokens;
-          if (usage.outputTokens !== undefined) totals.outputTokens += entry.outputTokens = usage.outputTokens;
-          if (usage.cachedInputTokens !== undefined) totals.cachedInputTokens += entry.cachedInputTokens = usage.cachedInputTokens;
-          if (usage.totalTokens !== undefined || usage.inputTokens !== undefined || usage.outputTokens !== undefined) {
-            totals.totalTokens += entry.totalTokens = usage.totalTokens ?? (usage.inputTokens ?? 0) + (usage.outputTokens ?? 0);
-          }
-        }
-        end();
-      },
-      failed: (message) => {
-        if (!open) return;
-        entry.error = message;
-        end();
-      },
-    };
+    return new Recording(entry, secrets, this.#totals, this.#ended);
   }
+
+  /** A recorded call ended (answered or failed): its figures are in the totals. */
+  readonly #ended = (entry: PortkeyCallUsage): void => {
+    const totals = this.#totals;
+    totals.latencyMs += entry.latencyMs!;
+    if (entry.error !== undefined) totals.failed++;
+    if (entry.cacheStatus !== undefined && /HIT$/i.test(entry.cacheStatus)) totals.cacheHits++;
+    totals.retries += entry.retries;
+    this.#inFlight--;
+    if (this.#inFlight === 0 && this.#waiters.length > 0) {
+      const waiters = this.#waiters;
+      this.#waiters = [];
+      for (const wake of waiters) wake();
+    }
+  };
 
   /** Resolves once no call is in flight (at once if none is). */
   settled(): Promise<void> {
@@ -203,5 +175,66 @@ export class UsageLedger {
     summary.latencyMs = Math.round(summary.latencyMs * 10) / 10;
     if (this.tenant !== undefined) summary.tenant = this.tenant;
     return summary;
+  }
+}
+
+/** One request being recorded: one object per call (it is made on every gateway call). */
+class Recording implements CallRecording {
+  readonly #entry: PortkeyCallUsage;
+  readonly #secrets: (() => readonly string[]) | undefined;
+  readonly #totals: Totals;
+  readonly #ended: (entry: PortkeyCallUsage) => void;
+  readonly #started = performance.now();
+  #open = true;
+
+  constructor(entry: PortkeyCallUsage, secrets: (() => readonly string[]) | undefined, totals: Totals, ended: (entry: PortkeyCallUsage) => void) {
+    this.#entry = entry;
+    this.#secrets = secrets;
+    this.#totals = totals;
+    this.#ended = ended;
+  }
+
+  responded(status: number, portkey: PortkeyResponseMetadata, stream: boolean): void {
+    const entry = this.#entry;
+    entry.status = status;
+    entry.stream = stream;
+    if (portkey.cacheStatus !== undefined) entry.cacheStatus = portkey.cacheStatus;
+    if (portkey.retryAttemptCount !== undefined && portkey.retryAttemptCount > 0) entry.retries = portkey.retryAttemptCount;
+  }
+
+  firstChunk(): void {
+    if (this.#open && this.#entry.stream) this.#entry.timeToFirstTokenMs = this.#elapsed();
+  }
+
+  finished(usage: AnswerUsage | undefined): void {
+    if (!this.#open) return;
+    if (usage) {
+      const entry = this.#entry;
+      const totals = this.#totals;
+      if (usage.model !== undefined) entry.model = usage.model;
+      if (usage.inputTokens !== undefined) totals.inputTokens += entry.inputTokens = usage.inputTokens;
+      if (usage.outputTokens !== undefined) totals.outputTokens += entry.outputTokens = usage.outputTokens;
+      if (usage.cachedInputTokens !== undefined) totals.cachedInputTokens += entry.cachedInputTokens = usage.cachedInputTokens;
+      if (usage.totalTokens !== undefined || usage.inputTokens !== undefined || usage.outputTokens !== undefined) {
+        totals.totalTokens += entry.totalTokens = usage.totalTokens ?? (usage.inputTokens ?? 0) + (usage.outputTokens ?? 0);
+      }
+    }
+    this.#end();
+  }
+
+  failed(message: string): void {
+    if (!this.#open) return;
+    this.#entry.error = this.#secrets === undefined ? message : redactSecrets(message, this.#secrets());
+    this.#end();
+  }
+
+  #elapsed(): number {
+    return Math.round((performance.now() - this.#started) * 10) / 10;
+  }
+
+  #end(): void {
+    this.#open = false;
+    this.#entry.latencyMs = this.#elapsed();
+    this.#ended(this.#entry);
   }
 }

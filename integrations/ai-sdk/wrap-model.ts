@@ -10,6 +10,7 @@
 import { whenReadyToSend } from '../../src/call-policy.js';
 import { tryGetPortkeyContext, withPortkeyOverrides } from '../../src/context.js';
 import { type PortkeyCallOptions, takePortkeyCallOptions } from './call-options.js';
+import { withFields } from '../../src/copy.js';
 
 /** The methods of the provider spec that make one call to the gateway. */
 const CALL_METHODS = ['doGenerate', 'doStream', 'doEmbed'] as const;
@@ -31,7 +32,7 @@ function callWithPortkeyOptions(inner: object, method: CallMethod, options: Reco
     try {
       const { overrides, providerOptions } = takePortkeyCallOptions(options?.providerOptions);
       beforeCall(overrides);
-      const forwarded = options !== undefined && providerOptions !== options.providerOptions ? { ...options, providerOptions } : options;
+      const forwarded = options !== undefined && providerOptions !== options.providerOptions ? withFields(options, { providerOptions }) : options;
       return overrides === undefined ? method.call(inner, forwarded) : withPortkeyOverrides(overrides, () => method.call(inner, forwarded));
     } catch (error) {
       // The spec's methods return promises: a refused call is a rejection, as a failed one would be.

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { CallbackManagerForLLMRun } from '@langchain/core/callbacks/manager';
-import type { BaseMessage, MessageContent } from '@langchain/core/messages';
+import type { AIMessageChunk, BaseMessage, MessageContent, UsageMetadata } from '@langchain/core/messages';
 import type { Serialized } from '@langchain/core/load/serializable';
 import type { RunnableConfig } from '@langchain/core/runnables';
 import { AIMessage } from '@langchain/core/messages';
@@ -14,11 +14,12 @@ import {
 } from '@langchain/openai';
 import { isHostedGateway, noPortkeyKeyError } from '../../src/client-checks.js';
 import { contextCalls, whenReadyToSend } from '../../src/call-policy.js';
-import { portkeyOptionsInForce, tryGetPortkeyContext, warnNoContext } from '../../src/context.js';
+import { callHeaders, callOptionsInForce } from '../../src/call-headers.js';
+import { tryGetPortkeyContext, warnNoContext } from '../../src/context.js';
 import { type GatewayCall, NO_PROVIDER_KEY } from '../../src/gateway-fetch.js';
 import { eitherSignal } from '../../src/portkey-fetch.js';
-import { describeType, PortkeyContextError } from '../../src/errors.js';
-import { assertValidPortkeyOptions, createPortkeyHeaders, isPlainObject, refuseBaseURL } from '../../src/headers.js';
+import { describeType, messageOf, PortkeyContextError } from '../../src/errors.js';
+import { assertValidPortkeyOptions, isPlainObject, refuseBaseURL } from '../../src/headers.js';
 import { PORTKEY_OPTION_KEYS, type PortkeyOptions, pickPortkeyOptions, resolvePortkeyOptions } from '../../src/options.js';
 import { type SECRET_PORTKEY_OPTIONS, secretValues, urlSecrets } from '../../src/secrets.js';
 import { generateSpanId } from '../../src/trace-id.js';
@@ -28,7 +29,9 @@ import { mergeMetadata } from '../../src/metadata.js';
 import { type CallErrorInfo, describeCallError, emptyAnswerError, incompleteStreamError } from './errors.js';
 import { createGatewayFetch, GATEWAY_CALL, gatewayResponseMetadata } from './gateway-fetch.js';
 import { abortable, DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT_MS, retryDelay, sleep } from './retry.js';
+import { messageUsage } from './message-usage.js';
 import { runTraceId } from './run-trace.js';
+import { withFields } from '../../src/copy.js';
 
 /** Call options of {@link ChatPortkey}: `ChatOpenAI`'s, plus Portkey options for this call only. */
 export interface ChatPortkeyCallOptions extends ChatOpenAICompletionsCallOptions {
@@ -106,7 +109,7 @@ const LABEL_OPTIONS = ['traceId', 'metadata', 'spanId', 'parentSpanId', 'spanNam
 
 function withCall<T extends object>(options: T, call: PreparedCall): T {
   const sdkOptions = (options as { options?: object }).options;
-  return { ...options, signal: call.signal, [PORTKEY_CALL]: call, options: { ...sdkOptions, [PORTKEY_CALL]: call } };
+  return withFields(options, { signal: call.signal, [PORTKEY_CALL]: call, options: withFields(sdkOptions, { [PORTKEY_CALL]: call }) });
 }
 
 /**
@@ -395,7 +398,7 @@ export class ChatPortkey<CallOptions extends ChatPortkeyCallOptions = ChatPortke
   }
 
   /** Headers of one model call, from the context in force now (the caller's, not the queue's). */
-  #prepareCall(options: Partial<ChatPortkeyCallOptions> | undefined, runManager: CallbackManagerForLLMRun | undefined): PreparedCall {
+  #prepareCall(options: Partial<ChatPortkeyCallOptions> | undefined, runManager: CallbackManagerForLLMRun | undefined, answerRecorded: boolean): PreparedCall {
     const context = tryGetPortkeyContext();
     if (context === undefined) {
       if (this.#strict) throw new PortkeyContextError('NO_CONTEXT', `ChatPortkey (strict) was called outside any Portkey context. ${NO_CONTEXT_HELP}`);
@@ -403,7 +406,8 @@ export class ChatPortkey<CallOptions extends ChatPortkeyCallOptions = ChatPortke
       else warnNoContext('A ChatPortkey model');
     }
     refuseBaseURL(options?.portkey, 'a single call');
-    const merged = portkeyOptionsInForce(context, this.#portkey, options?.portkey);
+    const inForce = callOptionsInForce(context, this.#portkey, options?.portkey);
+    const merged = inForce.options;
     if (this.#hosted && merged.apiKey === undefined) {
       throw noPortkeyKeyError(this.baseURL, 'the model', "{ portkey: { apiKey } }");
     }
@@ -428,9 +432,10 @@ export class ChatPortkey<CallOptions extends ChatPortkeyCallOptions = ChatPortke
     }
     // Sent by the gateway fetch, which also drops the openai client's placeholder `Authorization`
     // unless provider auth is configured.
-    const headers = createPortkeyHeaders(merged);
+    const headers = callHeaders(inForce);
     const ledger = context === undefined ? undefined : contextCalls(context)?.ledger;
-    const gateway = { headers, traceId: merged.traceId, secrets: () => secretValues(merged, this.#defaultHeaders), ledger };
+    // A model method records how the answer ended from what LangChain parsed (see #generate, #stream).
+    const gateway: GatewayCall = { headers, traceId: merged.traceId, secrets: () => secretValues(merged, this.#defaultHeaders), ledger, answerRecorded };
     return { options: merged, traceId: merged.traceId, gateway, signal: eitherSignal(options?.signal, context?.signal) };
   }
 
@@ -449,14 +454,19 @@ export class ChatPortkey<CallOptions extends ChatPortkeyCallOptions = ChatPortke
    * (or a check refuses the call), once it is: `requireTenant` and the token budget refuse a call
    * before it is prepared, so before anything is sent.
    */
-  #whenReady<T>(options: this['ParsedCallOptions'], runManager: CallbackManagerForLLMRun | undefined, send: (call: PreparedCall) => T): T | Promise<Awaited<T>> {
+  #whenReady<T>(
+    options: this['ParsedCallOptions'],
+    runManager: CallbackManagerForLLMRun | undefined,
+    answerRecorded: boolean,
+    send: (call: PreparedCall) => T,
+  ): T | Promise<Awaited<T>> {
     const prepared: PreparedCall | undefined = (options as any)[PORTKEY_CALL];
     if (prepared !== undefined) return send(prepared);
-    return whenReadyToSend(tryGetPortkeyContext(), () => send(this.#prepareCall(options, runManager)));
+    return whenReadyToSend(tryGetPortkeyContext(), () => send(this.#prepareCall(options, runManager, answerRecorded)));
   }
 
   override _generate(messages: BaseMessage[], options: this['ParsedCallOptions'], runManager?: CallbackManagerForLLMRun): Promise<ChatResult> {
-    return this.#whenReady(options, runManager, (call) => this.#generate(messages, options, runManager, call)) as Promise<ChatResult>;
+    return this.#whenReady(options, runManager, true, (call) => this.#generate(messages, options, runManager, call)) as Promise<ChatResult>;
   }
 
   #generate(messages: BaseMessage[], options: this['ParsedCallOptions'], runManager: CallbackManagerForLLMRun | undefined, call: PreparedCall): Promise<ChatResult> {
@@ -464,19 +474,27 @@ export class ChatPortkey<CallOptions extends ChatPortkeyCallOptions = ChatPortke
     // async layer costs promises (measured in bench/calls.mjs).
     return super._generate(messages, withCall(options, call), runManager).then(
       (result) => {
+        const message = result.generations[0]?.message as AIMessage | undefined;
+        call.gateway.recording?.finished(messageUsage(message?.usage_metadata, message?.response_metadata?.model_name));
         if (result.generations.length === 0) throw emptyAnswerError(this.#errorInfo(call));
         const portkey = gatewayResponseMetadata(call.gateway);
         if (portkey) {
           for (const generation of result.generations) {
-            generation.message.response_metadata = { ...generation.message.response_metadata, portkey };
+            generation.message.response_metadata = withFields(generation.message.response_metadata, { portkey });
           }
         }
         return result;
       },
       (error) => {
-        throw describeCallError(error, this.#errorInfo(call));
+        throw this.#failed(call, describeCallError(error, this.#errorInfo(call)));
       },
     );
+  }
+
+  /** `error` (as described to the caller), recorded as how the call's answered request ended, if that is not recorded already. */
+  #failed(call: PreparedCall, error: unknown): unknown {
+    call.gateway.recording?.failed(messageOf(error));
+    return error;
   }
 
   /**
@@ -488,7 +506,7 @@ export class ChatPortkey<CallOptions extends ChatPortkeyCallOptions = ChatPortke
     options: this['ParsedCallOptions'],
     runManager?: CallbackManagerForLLMRun,
   ): AsyncGenerator<ChatGenerationChunk> {
-    const stream = this.#whenReady(options, runManager, (call) => this.#stream(messages, options, runManager, call));
+    const stream = this.#whenReady(options, runManager, true, (call) => this.#stream(messages, options, runManager, call));
     return stream instanceof Promise ? laterStream(stream) : stream;
   }
 
@@ -502,6 +520,16 @@ export class ChatPortkey<CallOptions extends ChatPortkeyCallOptions = ChatPortke
     let chunks = 0;
     let finished = false;
     let ended = false;
+    // The answer's usage: LangChain's last chunk carries it; the finish chunk names the model.
+    let usage: UsageMetadata | undefined;
+    let model: unknown;
+    /** The consumer stopped reading: an answer that had reached its finish reason is complete. */
+    const stopped = () => {
+      if (ended) return;
+      ended = true;
+      if (finished) call.gateway.recording?.finished(messageUsage(usage, model));
+      else call.gateway.recording?.failed('The answer was not read to its end: the stream was closed.');
+    };
     // A plain iterator over LangChain's, not another async generator: a generator layer cost every
     // chunk a few promises (~15 µs a chunk in bench/calls.mjs).
     const next = (): Promise<IteratorResult<ChatGenerationChunk>> =>
@@ -511,33 +539,41 @@ export class ChatPortkey<CallOptions extends ChatPortkeyCallOptions = ChatPortke
             (result) => {
               if (result.done) {
                 ended = true;
-                if (call.signal?.aborted) throw describeCallError(call.signal.reason, this.#errorInfo(call));
-                if (!finished) throw incompleteStreamError(chunks, this.#errorInfo(call));
+                if (call.signal?.aborted) throw this.#failed(call, describeCallError(call.signal.reason, this.#errorInfo(call)));
+                if (!finished) throw this.#failed(call, incompleteStreamError(chunks, this.#errorInfo(call)));
+                call.gateway.recording?.finished(messageUsage(usage, model));
                 return result;
               }
               const chunk = result.value;
               if (chunks === 0) {
+                call.gateway.recording?.firstChunk();
                 const portkey = gatewayResponseMetadata(call.gateway);
                 // once only: chunks concatenate their response_metadata
-                if (portkey) chunk.message.response_metadata = { ...chunk.message.response_metadata, portkey };
+                if (portkey) chunk.message.response_metadata = withFields(chunk.message.response_metadata, { portkey });
               }
               chunks++;
-              if (chunk.generationInfo?.finish_reason != null) finished = true;
+              const info = chunk.generationInfo;
+              if (info?.finish_reason != null) {
+                finished = true;
+                model = info.model_name;
+              }
+              const chunkUsage = (chunk.message as AIMessageChunk).usage_metadata;
+              if (chunkUsage !== undefined) usage = chunkUsage;
               return result;
             },
             (error) => {
               ended = true;
-              throw describeCallError(error, this.#errorInfo(call));
+              throw this.#failed(call, describeCallError(error, this.#errorInfo(call)));
             },
           );
     const stream = {
       next,
       return: (value?: unknown) => {
-        ended = true;
+        stopped();
         return inner.return(value as never);
       },
       throw: (error?: unknown) => {
-        ended = true;
+        stopped();
         return inner.throw(error);
       },
       [Symbol.asyncIterator]() {
@@ -555,21 +591,24 @@ export class ChatPortkey<CallOptions extends ChatPortkeyCallOptions = ChatPortke
    * never sent.
    */
   override completionWithRetry(request: any, requestOptions?: any): Promise<any> {
-    return this.#whenReady(requestOptions ?? {}, undefined, (call) => this.#completionWithRetry(request, requestOptions, call)) as Promise<any>;
+    // Called by itself (not by a model method), nothing else would record the answer: its body reports.
+    return this.#whenReady(requestOptions ?? {}, undefined, false, (call) => this.#completionWithRetry(request, requestOptions, call)) as Promise<any>;
   }
 
   #completionWithRetry(request: any, requestOptions: any, call: PreparedCall): Promise<any> {
-    const { maxRetries, ...rest } = requestOptions ?? {};
-    const sdkOptions = {
-      ...rest,
+    const maxRetries = requestOptions?.maxRetries;
+    // Copied with overrides, not `{ maxRetries, ...rest }`: object rest is much slower, on every call.
+    const sdkOptions = withFields(requestOptions, {
       signal: call.signal,
       maxRetries: 0,
       // the call's headers travel with it to the gateway fetch
-      fetchOptions: { ...requestOptions?.fetchOptions, [GATEWAY_CALL]: call.gateway },
-    };
+      fetchOptions: withFields(requestOptions?.fetchOptions, { [GATEWAY_CALL]: call.gateway }),
+    });
     const retries = typeof maxRetries === 'number' ? maxRetries : this.#maxRetries;
     const attempt = (n: number): Promise<any> =>
       abortable(super.completionWithRetry(request, sdkOptions), call.signal).catch((error) => {
+        // An answered request that failed after its answer began (its body cut, say) ends here.
+        call.gateway.recording?.failed(messageOf(error));
         const delay = call.signal?.aborted ? undefined : retryDelay(error, n, retries);
         if (delay === undefined) throw describeCallError(error, this.#errorInfo(call, requestOptions?.timeout));
         return sleep(delay, call.signal).then(

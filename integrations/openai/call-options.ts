@@ -3,6 +3,7 @@ import { invalidOption } from '../../src/errors.js';
 import { assertValidPortkeyOptions, isPlainObject, refuseBaseURL } from '../../src/headers.js';
 import { mergePortkeyOptions, type PortkeyOptions, pickPortkeyOptions } from '../../src/options.js';
 import { PORTKEY_REQUEST_OPTIONS, type PortkeyRequestInit } from '../../src/portkey-fetch.js';
+import { withFields } from '../../src/copy.js';
 
 /** The `openai` SDK's per-request options: the last argument of every API method (`timeout`, `signal`, `headers`, …). */
 export type OpenAIRequestOptions = NonNullable<Parameters<OpenAI['chat']['completions']['create']>[1]>;
@@ -37,6 +38,6 @@ export function portkeyCall(overrides: PortkeyOptions, requestOptions: OpenAIReq
   const given = (requestOptions.fetchOptions as PortkeyRequestInit | undefined)?.[PORTKEY_REQUEST_OPTIONS];
   const own = given === undefined ? pickPortkeyOptions(overrides) : mergePortkeyOptions(given, overrides);
   assertValidPortkeyOptions(own);
-  const fetchOptions: PortkeyRequestInit = { ...requestOptions.fetchOptions, [PORTKEY_REQUEST_OPTIONS]: own };
-  return { ...requestOptions, fetchOptions: fetchOptions as OpenAIRequestOptions['fetchOptions'] };
+  const fetchOptions: PortkeyRequestInit = withFields(requestOptions.fetchOptions, { [PORTKEY_REQUEST_OPTIONS]: own });
+  return withFields(requestOptions, { fetchOptions: fetchOptions as OpenAIRequestOptions['fetchOptions'] });
 }

@@ -6,9 +6,10 @@
  * request context instead, on every path of the SDK.
  */
 import { whenReadyToSend } from '../../src/call-policy.js';
-import { portkeyOptionsInForce, tryGetPortkeyContext } from '../../src/context.js';
+import { callHeaders, callOptionsInForce } from '../../src/call-headers.js';
+import { tryGetPortkeyContext } from '../../src/context.js';
 import { describeType, PortkeyContextError } from '../../src/errors.js';
-import { createPortkeyHeaders, isPlainObject } from '../../src/headers.js';
+import { isPlainObject } from '../../src/headers.js';
 import { type PortkeyOptions, pickPortkeyOptions } from '../../src/options.js';
 import { portkeyFetch } from '../../src/portkey-fetch.js';
 
@@ -94,7 +95,7 @@ export function createPortkeyClient<Options extends object, Client extends Portk
   const headers = (): Record<string, string> => {
     const context = tryGetPortkeyContext();
     if (context === undefined) return base;
-    return { ...base, ...createPortkeyHeaders(portkeyOptionsInForce(context, defaults)) };
+    return Object.assign({}, base, callHeaders(callOptionsInForce(context, defaults)));
   };
   Object.defineProperty(client, 'fetch', { value: fetch, writable: true, configurable: true, enumerable: false });
   // The request's tenant, requireTenant and the token budget, before each request (each retry too):
