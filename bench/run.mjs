@@ -45,6 +45,7 @@ const pairs = [
     ['express-portkey-noheader', 'express-als', null],
     ['express-als-id', 'express-als', null],
     ['express-als-header', 'express-als', null],
+    ['express-als-idheader', 'express-als', null],
   ].filter(([candidate, baseline]) => process.env.BENCH_PAIRS?.split(',').includes(`${candidate}/${baseline}`)),
 ]
   .filter(([candidate]) => !only || only.includes(candidate.split('-')[0]))

@@ -39,6 +39,14 @@ function startExpress(variant) {
       res.setHeader('x-portkey-trace-id', '0123456789abcdef0123456789abcdef');
       als.run({ req }, next);
     });
+  } else if (variant === 'express-als-idheader') {
+    // Diagnostic: the bare floor plus a generated trace ID, returned in the response header.
+    const als = new AsyncLocalStorage();
+    app.use(function alsContextWithIdHeader(req, res, next) {
+      const traceId = generateTraceId();
+      res.setHeader('x-portkey-trace-id', traceId);
+      als.run({ req, traceId }, next);
+    });
   } else if (variant !== 'express-bare') {
     throw new Error(`unknown variant ${variant}`);
   }
