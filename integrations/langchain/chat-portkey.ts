@@ -339,7 +339,11 @@ export class ChatPortkey<CallOptions extends ChatPortkeyCallOptions = ChatPortke
 
   /** What LangChain hands callbacks and tracers as the call's options: the per-call `portkey` options (which may hold keys) left out. */
   override _getCallOptionsForTracing(options: this['ParsedCallOptions'], invocationParams: ReturnType<this['invocationParams']>): this['ParsedCallOptions'] {
-    const { portkey: _portkey, ...rest } = super._getCallOptionsForTracing(options, invocationParams) as Record<string, unknown>;
+    const traced = super._getCallOptionsForTracing(options, invocationParams);
+    // LangChain calls this on every call, traced or not: a copy only when there is something to leave out.
+    if (!Object.hasOwn(traced, 'portkey')) return traced;
+    const rest: Record<string, unknown> = Object.assign({}, traced);
+    delete rest.portkey;
     return rest as this['ParsedCallOptions'];
   }
 
