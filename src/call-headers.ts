@@ -6,9 +6,8 @@
  * and per-call options.
  */
 import { type ContextCalls, contextCalls } from './call-policy.js';
-import { PORTKEY_HEADER_NAMES, createPortkeyHeaders, isPlainObject, writePortkeyHeader } from './headers.js';
-import { mergeMetadata } from './metadata.js';
-import { environmentDefaults, mergePortkeyOptions, type PortkeyOptions } from './options.js';
+import { PORTKEY_HEADER_NAMES, createPortkeyHeaders, writePortkeyHeader } from './headers.js';
+import { environmentDefaults, layeredMetadata, mergePortkeyOptions, type PortkeyOptions } from './options.js';
 import { tenantCacheNamespace } from './tenant.js';
 import type { PortkeyContext } from './context.js';
 
@@ -65,11 +64,8 @@ export function callOptionsInForce(context: PortkeyContext | undefined, defaults
   let options: PortkeyOptions = Object.assign({}, layers.options); // not a spread: see copy.ts
   if (context !== undefined) {
     if (context.traceId !== undefined) options.traceId = context.traceId;
-    const metadata = context.metadata;
-    if (metadata !== undefined && metadata !== null) {
-      // As mergePortkeyOptions merges it: a value that is not an object is refused when headers are made.
-      options.metadata = isPlainObject(metadata) && isPlainObject(options.metadata) ? mergeMetadata(options.metadata, metadata) : metadata;
-    }
+    const metadata = layeredMetadata(options.metadata, context.metadata);
+    if (metadata !== undefined) options.metadata = metadata as PortkeyOptions['metadata'];
   }
   if (overrides !== undefined) options = mergePortkeyOptions(options, overrides);
   const tenant = calls?.tenant;

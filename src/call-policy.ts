@@ -7,6 +7,7 @@ import { describeType, invalidOption, PortkeyContextError } from './errors.js';
 import { environmentDefaults, type PortkeyMetadataRecord, type PortkeyOptions } from './options.js';
 import { checkedTenant, type ResolvedTenant, type TenantRouting } from './tenant.js';
 import { UsageLedger } from './usage-ledger.js';
+import { withFields } from './copy.js';
 
 /** What a `tenant` option may return: a routing, none (`undefined` / `null`), or a promise of either. */
 export type TenantResult = TenantRouting | undefined | null | PromiseLike<TenantRouting | undefined | null>;
@@ -116,7 +117,7 @@ export class ContextCalls {
     if (tenant === undefined) return base;
     if (this.#mergedFor !== base) {
       this.#mergedFor = base;
-      this.#merged = Object.assign({}, base, tenant.options);
+      this.#merged = withFields(base, tenant.options);
     }
     return this.#merged!;
   }

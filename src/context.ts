@@ -3,14 +3,15 @@ import { BRAND, hasBrand, setBrand } from './brand.js';
 import { callHeaders, callOptionsInForce } from './call-headers.js';
 import { CONTEXT_CALLS, type CallPolicy, ContextCalls, compileCallPolicy, contextCalls, type PortkeyCallPolicyOptions, type TenantResult } from './call-policy.js';
 import { invalidOption, PortkeyContextError } from './errors.js';
-import { assertValidPortkeyOptions, createPortkeyHeaders, isPlainObject, refuseBaseURL } from './headers.js';
+import { assertValidPortkeyOptions, isPlainObject, refuseBaseURL } from './headers.js';
 import { mergeMetadata } from './metadata.js';
-import { environmentDefaults, mergePortkeyOptions, type PortkeyMetadataRecord, type PortkeyOptions, pickPortkeyOptions } from './options.js';
+import { type PortkeyMetadataRecord, type PortkeyOptions, pickPortkeyOptions } from './options.js';
 import { ownOption as own } from './own.js';
 import { checkedTenant, type ResolvedTenant, type TenantRouting } from './tenant.js';
 import { generateTraceId } from './trace-id.js';
 import type { PortkeyUsageSummary } from './usage-ledger.js';
 import { NO_CONTEXT_HELP, warnOnce } from './warnings.js';
+import { withFields } from './copy.js';
 
 /**
  * The Portkey context of the current unit of work (an HTTP request, a job, a scope made with
@@ -208,7 +209,7 @@ class OverrideContext extends PortkeyContextBase {
     const parentOptions = this[PARENT_CONTEXT].options;
     if (parentOptions !== this.#parentOptions) {
       this.#parentOptions = parentOptions;
-      this.#options = Object.assign({}, parentOptions, this.#own);
+      this.#options = withFields(parentOptions, this.#own);
     }
     return this.#options!;
   }
@@ -300,7 +301,7 @@ export function portkeyHeaders(overrides?: PortkeyOptions): Record<string, strin
   const context = portkeyContextStorage.getStore();
   if (context) return context.headers(overrides);
   warnNoContext('portkeyHeaders()');
-  return createPortkeyHeaders(mergePortkeyOptions(environmentDefaults(), overrides));
+  return callHeaders(callOptionsInForce(undefined, undefined, overrides));
 }
 
 /**

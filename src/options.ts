@@ -134,9 +134,7 @@ export function mergePortkeyOptions(...layers: (PortkeyOptions | undefined)[]): 
       const value = (layer as Record<string, unknown>)[key];
       if (value === undefined) continue;
       if (key !== 'metadata') merged[key] = value;
-      else if (value === null) continue; // no metadata in this layer: the others' stay
-      else if (!isPlainObject(value)) metadata = value; // refused with a clear error when headers are made
-      else metadata = isPlainObject(metadata) ? mergeMetadata(metadata, value) : value;
+      else metadata = layeredMetadata(metadata, value);
     }
   }
   if (metadata !== undefined) merged.metadata = metadata;
@@ -144,6 +142,17 @@ export function mergePortkeyOptions(...layers: (PortkeyOptions | undefined)[]): 
 }
 
 const OPTION_KEYS: ReadonlySet<string> = new Set(PORTKEY_OPTION_KEYS);
+
+/**
+ * A layer's `metadata` over the layers' below: merged key by key; a layer without any (`null`,
+ * `undefined`) keeps the others'; a value that is not an object replaces them (it is refused with a
+ * clear error when headers are made).
+ */
+export function layeredMetadata(under: unknown, over: unknown): unknown {
+  if (over === undefined || over === null) return under;
+  if (!isPlainObject(over)) return over;
+  return isPlainObject(under) ? mergeMetadata(under, over) : over;
+}
 
 /** `url` without trailing slashes (a loop: a regular expression for it is quadratic on hostile input). */
 function trimTrailingSlashes(url: string): string {

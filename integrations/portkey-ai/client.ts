@@ -12,6 +12,7 @@ import { describeType, PortkeyContextError } from '../../src/errors.js';
 import { isPlainObject } from '../../src/headers.js';
 import { type PortkeyOptions, pickPortkeyOptions } from '../../src/options.js';
 import { portkeyFetch } from '../../src/portkey-fetch.js';
+import { withFields } from '../../src/copy.js';
 
 /** What {@link createPortkeyClient} relies on in a portkey-ai client (3.x). */
 export interface PortkeyAiClient {
@@ -95,7 +96,7 @@ export function createPortkeyClient<Options extends object, Client extends Portk
   const headers = (): Record<string, string> => {
     const context = tryGetPortkeyContext();
     if (context === undefined) return base;
-    return Object.assign({}, base, callHeaders(callOptionsInForce(context, defaults)));
+    return withFields(base, callHeaders(callOptionsInForce(context, defaults)));
   };
   Object.defineProperty(client, 'fetch', { value: fetch, writable: true, configurable: true, enumerable: false });
   // The request's tenant, requireTenant and the token budget, before each request (each retry too):
