@@ -81,17 +81,24 @@ const traceIdCharCodes: number[] = new Array(TRACE_ID_BYTES * 2).fill(0);
  * hello-world's throughput more than this.
  */
 export function generateTraceId(): string {
+  const at = takeRandomBytes();
+  for (let i = 0; i < TRACE_ID_BYTES; i++) {
+    const byte = randomPool[at + i]!;
+    traceIdCharCodes[2 * i] = HEX_CHAR_CODES[byte >> 4]!;
+    traceIdCharCodes[2 * i + 1] = HEX_CHAR_CODES[byte & 15]!;
+  }
+  return String.fromCharCode(...traceIdCharCodes);
+}
+
+/** Where 16 unused random bytes start in the pool (refilled 4 KiB at a time, when used up). */
+function takeRandomBytes(): number {
   if (randomPoolOffset === randomPool.length) {
     randomFillSync(randomPool);
     randomPoolOffset = 0;
   }
-  for (let i = 0; i < TRACE_ID_BYTES; i++) {
-    const byte = randomPool[randomPoolOffset + i]!;
-    traceIdCharCodes[2 * i] = HEX_CHAR_CODES[byte >> 4]!;
-    traceIdCharCodes[2 * i + 1] = HEX_CHAR_CODES[byte & 15]!;
-  }
+  const at = randomPoolOffset;
   randomPoolOffset += TRACE_ID_BYTES;
-  return String.fromCharCode(...traceIdCharCodes);
+  return at;
 }
 
 /** A span ID's characters, dashes in place: `xxxxxxxx-xxxx-4xxx-yxxx-xxxxxxxxxxxx`. */
@@ -103,21 +110,17 @@ const spanIdCharCodes: number[] = new Array(36).fill(45);
  * `String.fromCharCode` per ID (it runs on every gateway call).
  */
 export function generateSpanId(): string {
-  if (randomPoolOffset === randomPool.length) {
-    randomFillSync(randomPool);
-    randomPoolOffset = 0;
-  }
+  const from = takeRandomBytes();
   let at = 0;
   for (let i = 0; i < TRACE_ID_BYTES; i++) {
     if (at === 8 || at === 13 || at === 18 || at === 23) at++; // a dash
-    const byte = randomPool[randomPoolOffset + i]!;
+    const byte = randomPool[from + i]!;
     spanIdCharCodes[at++] = HEX_CHAR_CODES[byte >> 4]!;
     spanIdCharCodes[at++] = HEX_CHAR_CODES[byte & 15]!;
   }
   spanIdCharCodes[14] = 52; // '4': version 4
   // The variant, 8, 9, a or b, from the nibble written there (the high one of byte 8).
-  spanIdCharCodes[19] = HEX_CHAR_CODES[8 | ((randomPool[randomPoolOffset + 8]! >> 4) & 3)]!;
-  randomPoolOffset += TRACE_ID_BYTES;
+  spanIdCharCodes[19] = HEX_CHAR_CODES[8 | ((randomPool[from + 8]! >> 4) & 3)]!;
   return String.fromCharCode(...spanIdCharCodes);
 }
 
