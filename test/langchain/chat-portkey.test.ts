@@ -237,6 +237,27 @@ describe('ChatPortkey through the real gateway', () => {
     expect(stack.gatewayRequests.map((r) => header(r, 'x-portkey-trace-id'))).toEqual(['trace-defaults', 'trace-defaults']);
   });
 
+  it('the platform fetch and a fetch of the app own send the same headers; the app fetch is handed a Headers', async () => {
+    const handed: unknown[] = [];
+    const ownFetch: typeof fetch = (input, init) => {
+      handed.push(init?.headers);
+      return fetch(input, init);
+    };
+    const defaultHeaders = { 'X-Team': 'blue', 'x-portkey-trace-id': 'not-this' };
+    await inRequest('trace-fetches', 'eve', () => makeModel({ configuration: { defaultHeaders } }).invoke('one'));
+    await inRequest('trace-fetches', 'eve', () => makeModel({ configuration: { defaultHeaders, fetch: ownFetch } }).invoke('one'));
+    expect(handed).toHaveLength(1);
+    expect(handed[0]).toBeInstanceOf(Headers);
+    const [platform, own] = stack.gatewayRequests.map(({ headers }) => {
+      const { 'x-portkey-span-id': spanId, ...rest } = headers;
+      expect(spanId).toMatch(/^[0-9a-f-]{36}$/);
+      return rest;
+    });
+    expect(platform).toEqual(own);
+    expect(platform).toMatchObject({ 'x-team': 'blue', 'x-portkey-trace-id': 'trace-fetches', 'x-portkey-api-key': 'pk-model-key' });
+    expect(stack.stub.requests.map((r) => r.headers.authorization)).toEqual(['Bearer sk-stub-provider-key', 'Bearer sk-stub-provider-key']);
+  });
+
   it('runName names the span (invoke and stream); a model-level spanName is the default name', async () => {
     await inRequest('trace-names', 'dan', () => makeModel().invoke('named', { runName: 'summarizer' }));
     await inRequest('trace-names', 'dan', async () => {
