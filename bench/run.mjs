@@ -12,8 +12,8 @@
 // between rounds. Both are loaded for 10 s before a round is measured: V8 goes on optimizing an
 // Express hello-world's code for its first ~8,000 requests (`--trace-opt`), and a process that young
 // spends much of its CPU compiling, so a 1 s warm-up (the default until this release) measured the
-// compiler's work on each variant's code along with the requests (Express: 0.946 with 1 s, 0.968
-// with 10 s, their A/A ~1.0). Each round gives two ratios, candidate / baseline:
+// compiler's work on each variant's code along with the requests (Express: 0.946 with 1 s, 0.961
+// with 10 s, medians of three runs, their A/A ~1.0). Each round gives two ratios, candidate / baseline:
 //   - req/s: requests per second;
 //   - CPU: the server's CPU time per request (baseline / candidate).
 // The medians are reported.
