@@ -70,6 +70,19 @@ export function messageOf(thrown: unknown): string {
   return thrown instanceof Error ? thrown.message : String(thrown);
 }
 
+/**
+ * The {@link PortkeyContextError} on `error`'s cause chain, `error` included: one of ours thrown
+ * inside a client's `fetch`, which the client wrapped in its own connection error.
+ */
+export function portkeyErrorIn(error: unknown): PortkeyContextError | undefined {
+  let current = error;
+  for (let depth = 0; current !== null && typeof current === 'object' && depth < 4; depth++) {
+    if (current instanceof PortkeyContextError) return current;
+    current = (current as { cause?: unknown }).cause;
+  }
+  return undefined;
+}
+
 /** The {@link PortkeyContextError} `INVALID_OPTION` for an option of the wrong type; the value is never echoed. */
 export function invalidOption(option: string, expected: string, value: unknown): PortkeyContextError {
   return new PortkeyContextError('INVALID_OPTION', `Portkey option "${option}" must be ${expected}, got ${describeType(value)}.`);

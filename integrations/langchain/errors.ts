@@ -3,7 +3,7 @@
  * or malformed response, the gateway URL when it cannot be reached, the trace ID once — and never
  * show a key. Every error a ChatPortkey call throws passes through {@link describeCallError}.
  */
-import { PortkeyContextError } from '../../src/errors.js';
+import { PortkeyContextError, portkeyErrorIn } from '../../src/errors.js';
 import { withTraceId } from '../../src/gateway-fetch.js';
 import { displayURL, redactSecrets } from '../../src/secrets.js';
 import { isConnectionError, isTimeoutError } from './retry.js';
@@ -124,6 +124,9 @@ export function describeCallError(error: unknown, info: CallErrorInfo): unknown 
     timeoutMs = undefined;
   }
   if (!(error instanceof Error) || described.has(error)) return error;
+  // One of ours the gateway fetch threw (a refused redirect), wrapped by the client: surfaces as itself.
+  const thrown: Error = portkeyErrorIn(error) ?? error;
+  if (described.has(thrown)) return thrown;
   const secrets = info.secrets();
   const gateway = displayURL(info.baseURL);
   let result: Error;
@@ -149,7 +152,7 @@ export function describeCallError(error: unknown, info: CallErrorInfo): unknown 
       { cause: error, traceId: info.traceId },
     );
   } else {
-    result = describeInPlace(error, info);
+    result = describeInPlace(thrown, info);
     if (info.traceId !== undefined) (result as { traceId?: string }).traceId = info.traceId;
   }
   scrub(result, secrets, new WeakSet(), 0);

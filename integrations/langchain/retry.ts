@@ -4,6 +4,8 @@
  * a failing call never blocks other requests' calls while it waits to retry.
  */
 
+import { portkeyErrorIn } from '../../src/errors.js';
+
 /** Attempts after the first, unless `maxRetries` says otherwise. */
 export const DEFAULT_MAX_RETRIES = 2;
 /** Per-attempt deadline for the gateway to start answering, unless `timeout` says otherwise. */
@@ -29,10 +31,13 @@ function retryAfterMs(error: any): number | undefined {
   return Number.isNaN(date) ? undefined : Math.max(0, date - Date.now());
 }
 
-/** Whether an error means the gateway could not be reached or dropped the connection. */
+/**
+ * Whether an error means the gateway could not be reached or dropped the connection (not one of
+ * ours the gateway fetch threw, such as a refused redirect, which the client wrapped the same way).
+ */
 export function isConnectionError(error: unknown): boolean {
   const name = (error as any)?.constructor?.name;
-  return name === 'APIConnectionError' || (error instanceof Error && /^Connection error/.test(error.message));
+  return (name === 'APIConnectionError' || (error instanceof Error && /^Connection error/.test(error.message))) && portkeyErrorIn(error) === undefined;
 }
 
 /** Whether an error is an attempt that ran out of time. */

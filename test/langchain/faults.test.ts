@@ -35,17 +35,25 @@ async function closedPort(): Promise<number> {
   return port;
 }
 let downURL: string;
+/** A server in front of the gateway that answers every request with a 307 to the real gateway. */
+let redirector: { url: string; close(): Promise<void> };
+let redirected = 0;
 
 beforeAll(async () => {
   downURL = `http://127.0.0.1:${await closedPort()}/v1`;
   process.on('unhandledRejection', onUnhandled);
   stack = await startGatewayStack();
+  redirector = await serveOnLoopback((req, res) => {
+    redirected++;
+    res.writeHead(307, { location: `${stack.baseURL}${req.url!.replace(/^\/v1/, '')}` }).end();
+  });
   const base: ChatPortkeyInput = { model: 'gpt-4o-mini', apiKey: PORTKEY_KEY, baseURL: stack.baseURL, ...stack.providerOptions };
   models = {
     default: new ChatPortkey(base),
     timeout: new ChatPortkey({ ...base, timeout: 1000 }),
     noRoute: new ChatPortkey({ model: 'gpt-4o-mini', apiKey: PORTKEY_KEY, baseURL: stack.baseURL }),
     down: new ChatPortkey({ ...base, baseURL: downURL }),
+    redirected: new ChatPortkey({ ...base, baseURL: `${redirector.url}/v1` }),
   };
   const server = express();
   server.use(express.json());
@@ -96,9 +104,13 @@ beforeAll(async () => {
 afterAll(async () => {
   process.off('unhandledRejection', onUnhandled);
   await app?.close();
+  await redirector?.close();
   await stack?.close();
 });
-beforeEach(() => stack.reset());
+beforeEach(() => {
+  stack.reset();
+  redirected = 0;
+});
 
 async function call(path: '/chat' | '/stream', body: Record<string, unknown>, reply?: StubReply): Promise<Reported> {
   if (reply) stack.stub.script(() => reply);
@@ -138,6 +150,22 @@ describe('fault matrix (default retries and timeouts)', () => {
     expectWellDescribed(r);
     expect(r.error!.elapsedMs).toBeGreaterThan(700); // 0.5 s + 1 s of backoff, ±25%
     expect(r.error!.elapsedMs).toBeLessThan(5000);
+  });
+
+  it('a redirect (307 to the real gateway) is not followed: GATEWAY_ERROR saying so, not retried, the keys never sent on', async () => {
+    for (const path of ['/chat', '/stream'] as const) {
+      redirected = 0;
+      const r = await call(path, { q: 'hi', model: 'redirected' });
+      expect(r.error!.name).toBe('PortkeyContextError');
+      expect(r.error!.code).toBe('GATEWAY_ERROR');
+      expect(r.error!.message).toMatch(
+        new RegExp(`^The Portkey gateway at ${redirector.url}/v1/chat/completions answered with a redirect\\. Gateway calls never follow one`),
+      );
+      expectWellDescribed(r);
+      expect(redirected).toBe(1);
+    }
+    // Followed, the 307 would have re-sent the call, its Portkey key and provider key included, to the gateway.
+    expect(stack.gatewayRequests).toHaveLength(0);
   });
 
   it('gateway 400: the gateway message, not retried', async () => {

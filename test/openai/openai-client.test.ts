@@ -221,6 +221,29 @@ describe('errors keep the gateway\'s message and the trace ID, and show no key',
     expect(sent!.headers['x-portkey-trace-id']).toBe('err-400');
     expect(inspect(error, { depth: 10 })).not.toContain(PORTKEY_KEY);
   });
+
+  it('a redirect is not followed: APIConnectionError caused by GATEWAY_ERROR, the keys never sent on', async () => {
+    const redirects: string[] = [];
+    const redirector = await serveOnLoopback((req, res) => {
+      redirects.push(req.url!);
+      res.writeHead(308, { location: `${stack.baseURL}${req.url!.replace(/^\/v1/, '')}` }).end();
+    });
+    try {
+      const redirected = createPortkeyOpenAI({ apiKey: PORTKEY_KEY, baseURL: `${redirector.url}/v1`, ...stack.providerOptions, configuration: { maxRetries: 0 } });
+      const error: any = await runWithPortkeyContext({ traceId: 'trace-redirect' }, () => redirected.chat.completions.create(ask('elsewhere'))).catch((e) => e);
+      expect(error.constructor.name).toBe('APIConnectionError');
+      expect(error.cause).toMatchObject({ name: 'PortkeyContextError', code: 'GATEWAY_ERROR', traceId: 'trace-redirect' });
+      expect(error.cause.message).toBe(
+        `The Portkey gateway at ${redirector.url}/v1/chat/completions answered with a redirect. Gateway calls never follow one: it would carry ` +
+          "the call's Portkey keys to another address. Set baseURL (or PORTKEY_BASE_URL) to the address it redirects to, the gateway's own. [Portkey trace ID: trace-redirect]",
+      );
+      expect(redirects).toEqual(['/v1/chat/completions']);
+      expect(stack.gatewayRequests).toHaveLength(0); // followed, the 308 would have re-sent both keys to it
+      expect(inspect(error, { depth: 10 })).not.toContain(PORTKEY_KEY);
+    } finally {
+      await redirector.close();
+    }
+  });
 });
 
 describe('a client that disconnects aborts its gateway request', () => {
