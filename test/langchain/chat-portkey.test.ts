@@ -255,6 +255,9 @@ describe('ChatPortkey through the real gateway', () => {
     });
     expect(platform).toEqual(own);
     expect(platform).toMatchObject({ 'x-team': 'blue', 'x-portkey-trace-id': 'trace-fetches', 'x-portkey-api-key': 'pk-model-key' });
+    // The openai SDK's self-description (x-stainless-*) is not sent; its User-Agent is.
+    expect(Object.keys(platform!).filter((name) => name.startsWith('x-stainless-'))).toEqual([]);
+    expect(platform!['user-agent']).toMatch(/^langchainjs-openai\//); // LangChain's
     expect(stack.stub.requests.map((r) => r.headers.authorization)).toEqual(['Bearer sk-stub-provider-key', 'Bearer sk-stub-provider-key']);
   });
 

@@ -187,6 +187,9 @@ describe('createPortkeyOpenAI() in an Express app (real gateway)', () => {
     const [sent] = stack.gatewayRequests;
     expect(sent!.headers.authorization).toBeUndefined();
     expect(sent!.headers['x-portkey-trace-id']).toBe('cfg-1');
+    // The SDK's self-description is not sent (the gateway neither reads nor forwards it); its User-Agent is.
+    expect(Object.keys(sent!.headers).filter((name) => name.startsWith('x-stainless-'))).toEqual([]);
+    expect(sent!.headers['user-agent']).toBe(`PortkeyOpenAI/JS ${OPENAI_VERSION}`);
     expect(stack.stub.requests[0]!.headers.authorization).toBe('Bearer sk-config-provider-key');
     for (const r of [...stack.gatewayRequests, ...stack.stub.requests]) expect(JSON.stringify(r.headers)).not.toContain(PLACEHOLDER);
   });
