@@ -90,7 +90,7 @@ export function withTraceId(message: string, traceId: string | undefined): strin
 }
 
 /**
- * What the `openai` SDK (and `portkey-ai`, built on it) says about itself on every request: its
+ * What the `openai` SDK says about itself on every request: its
  * language and version, the OS, CPU architecture and Node version, the attempt and the timeout. The
  * gateway reads none of it and forwards none of it on chat completions (only `forwardHeaders`), so
  * it is not sent: ~230 bytes, and ~40–60k instructions of a ~740k fetch on Node 20 (README Performance).
@@ -119,8 +119,8 @@ function requestHeaders(given: ConstructorParameters<typeof Headers>[0], call: G
   return headers;
 }
 
-/** Whether a fetch failed because the answer was a redirect (`redirect: 'error'`). */
-function isRedirectFailure(error: unknown): boolean {
+/** Whether a fetch sent with `redirect: 'error'` failed because the answer was a redirect. */
+function isRefusedRedirect(error: unknown): boolean {
   if (!(error instanceof Error)) return false;
   const cause = (error as { cause?: unknown }).cause;
   return /\bredirect\b/i.test(error.message) || (cause instanceof Error && /\bredirect\b/i.test(cause.message));
@@ -159,16 +159,17 @@ export function sendToGateway(
   defaultHeaders?: Record<string, string>,
 ): Promise<Response> {
   const headers = requestHeaders(init?.headers, call, defaultHeaders);
+  const redirect = init?.redirect ?? 'error';
   const recording = call?.ledger?.start(call.traceId, requestedModel(init?.body), call.secrets);
   const failed = (error: unknown): never => {
-    const thrown = isRedirectFailure(error) ? redirectError(input, call, error) : error;
+    const thrown = redirect === 'error' && isRefusedRedirect(error) ? redirectError(input, call, error) : error;
     recording?.failed(messageOf(thrown));
     throw thrown;
   };
   // Not async: one promise less per call, and nothing is awaited on the success path.
   let sent: Promise<Response>;
   try {
-    sent = baseFetch(input, withFields(init, { headers, redirect: init?.redirect ?? 'error', window: null }));
+    sent = baseFetch(input, withFields(init, { headers, redirect, window: null }));
   } catch (error) {
     return failed(error);
   }
