@@ -34,7 +34,7 @@ const only = process.env.BENCH_ONLY?.split(',');
 /** `BENCH_PAIRS=express-portkey/express-als,…`: just these pairs. */
 const onlyPairs = process.env.BENCH_PAIRS?.split(',');
 /** [candidate, baseline, required ratio or null] */
-const pairs = [
+const mainPairs = [
   ['express-portkey', 'express-als', 0.97],
   ['express-als', 'express-als', null], // A/A: the same app twice, the noise floor of this run
   ['express-als', 'express-bare', null],
@@ -44,16 +44,16 @@ const pairs = [
   // a bare als.run Nest middleware, as on Express.
   ['nest-fastify-portkey', 'nest-fastify-als', 0.97],
   ['nest-fastify-als', 'nest-fastify-bare', null],
-  // Diagnostic pairs, run only when BENCH_PAIRS names them: where the Express middleware's cost goes.
-  ...[
-    ['express-portkey-noheader', 'express-als', null],
-    ['express-als-id', 'express-als', null],
-    ['express-als-header', 'express-als', null],
-    ['express-als-idheader', 'express-als', null],
-  ].filter(([candidate, baseline]) => process.env.BENCH_PAIRS?.split(',').includes(`${candidate}/${baseline}`)),
-]
-  .filter(([candidate]) => !only || only.includes(candidate.split('-')[0]))
-  .filter(([candidate, baseline]) => !onlyPairs || onlyPairs.includes(`${candidate}/${baseline}`));
+];
+// BENCH_PAIRS may also name diagnostic pairs, where the Express middleware's cost goes:
+// `express-portkey-noheader/express-als`, and `express-als-<piece>/express-als` for the pieces and
+// yardsticks in servers.mjs (id, header, idheader, getter, ctx, body52, spin<ns>).
+const pairs = onlyPairs
+  ? onlyPairs.map((pair) => {
+      const [candidate, baseline] = pair.split('/');
+      return mainPairs.find(([c, b]) => c === candidate && b === baseline) ?? [candidate, baseline, null];
+    })
+  : mainPairs.filter(([candidate]) => !only || only.includes(candidate.split('-')[0]));
 
 const serverScript = fileURLToPath(new URL('./servers.mjs', import.meta.url));
 const pin = (() => {
