@@ -158,9 +158,8 @@ describe('fault matrix (default retries and timeouts)', () => {
       const r = await call(path, { q: 'hi', model: 'redirected' });
       expect(r.error!.name).toBe('PortkeyContextError');
       expect(r.error!.code).toBe('GATEWAY_ERROR');
-      expect(r.error!.message).toMatch(
-        new RegExp(`^The Portkey gateway at ${redirector.url}/v1/chat/completions answered with a redirect\\. Gateway calls never follow one`),
-      );
+      const opening = `The Portkey gateway at ${redirector.url}/v1/chat/completions answered with a redirect. Gateway calls never follow one`;
+      expect(r.error!.message.slice(0, opening.length)).toBe(opening);
       expectWellDescribed(r);
       expect(redirected).toBe(1);
     }
