@@ -330,6 +330,16 @@ export class ChatPortkey<CallOptions extends ChatPortkeyCallOptions = ChatPortke
     return { lc: 1, type: 'constructor', id: this.lc_id, kwargs };
   }
 
+  /**
+   * The `openai` client's options for one request: LangChain's `{ ...clientConfig, ...options }`,
+   * made with `Object.assign` (see `copy.ts`). On Node 20 that spread made new hidden classes on
+   * every call, one for each option of the call (~5) the client config lacks.
+   */
+  override _getClientOptions(options: Parameters<ChatOpenAICompletions['_getClientOptions']>[0]): ReturnType<ChatOpenAICompletions['_getClientOptions']> {
+    if (!this.client) super._getClientOptions(undefined); // makes the client, as LangChain does
+    return withFields(this.clientConfig, options ?? {});
+  }
+
   /** LangChain keeps `runName` and the run's identity in the run config; the call options carry it here. */
   override _separateRunnableConfigFromCallOptionsCompat(options?: Partial<CallOptions>): [RunnableConfig, this['ParsedCallOptions']] {
     const [config, callOptions] = super._separateRunnableConfigFromCallOptionsCompat(options);
