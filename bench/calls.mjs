@@ -19,6 +19,13 @@
 //     than its twin (stream A/A 0.83-0.92 in five runs of one hour); with the warm-up order reversed
 //     (ChatPortkey first), the three came within 2% of each other. An app holds one model; here
 //     each process does too.
+// And with a process per model, the three calling at the same time (3 s rounds): per-round A/A
+// 0.90-1.13 (taking turns, the same hour: 0.90-1.10), and a first chunk that waited on the others'
+// calls (9 ms against 2).
+// With a process per model warmed up one after another, the first one forked (idle ~20 s while the
+// others warmed up) was the dearest: invoke A/A 1.00-1.04 in six runs, and ChatPortkey forked first
+// streamed at 0.950 where forked last it measured 1.005-1.058. Warmed up at the same time, the
+// A/A came within 2.5% and ChatPortkey's ratio within 1.5% in either order.
 //
 // Each round gives, for invoke and for stream:
 //   - the ratio of CPU per call, ChatOpenAI / ChatPortkey (1.0 = same cost, < 1 = ChatPortkey
@@ -121,7 +128,9 @@ async function main() {
   const baseURL = `http://127.0.0.1:${port}/v1`;
 
   const NAMES = ['ChatOpenAI', 'ChatOpenAI (A/A)', 'ChatPortkey', ...(process.env.BENCH_CONTROL ? ['ChatOpenAI+headers'] : [])];
-  // Model processes inherit this process's CPU (0); they warm up one after another.
+  // Model processes inherit this process's CPU (0). They warm up at the same time, so none sits idle
+  // for long before it is measured: warmed up one after another, the first (idle the longest) came
+  // out the dearest of the three.
   const models = {};
   let stopping = false;
   for (const name of NAMES) {
@@ -131,9 +140,9 @@ async function main() {
       console.error(`The ${name} process exited (${code}) before the bench ended.`);
       process.exit(1);
     });
-    await new Promise((resolve) => child.once('message', resolve));
     models[name] = child;
   }
+  await Promise.all(Object.values(models).map((child) => new Promise((resolve) => child.once('message', resolve))));
   /** Runs `count` calls of `kind` in `name`'s process; resolves to its CPU time (µs) and summed first-chunk times (ms). */
   const runBlock = (name, kind, from, count) =>
     new Promise((resolve) => {
