@@ -8,19 +8,12 @@ import { getPortkeyContext, PortkeyContextError, portkeyHeaders, runWithPortkeyC
 import { portkeyMiddleware } from 'portkey-context/express';
 import { ChatPortkey } from 'portkey-context/langchain';
 import request from 'supertest';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { type GatewayStack, startGatewayStack } from './harness/index.js';
+import { describe, expect, it } from 'vitest';
+import { useGatewayStack } from './harness/use-gateway-stack.js';
 import { recordPortkeyWarnings } from './harness/warnings.js';
 
-let stack: GatewayStack;
+const stack = useGatewayStack();
 const warnings = recordPortkeyWarnings();
-beforeAll(async () => {
-  stack = await startGatewayStack();
-});
-afterAll(async () => {
-  await stack?.close();
-});
-beforeEach(() => stack.reset());
 
 /** Process warnings are emitted on the next tick. */
 const tick = () => new Promise((resolve) => setImmediate(resolve));

@@ -10,10 +10,11 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { portkeyMiddleware } from 'portkey-context/express';
 import { createPortkey, type PortkeyCallOptions, portkeyResponseMetadata } from 'portkey-context/ai-sdk';
-import { type GatewayStack, openRequest, serveOnLoopback, startGatewayStack, waitUntil } from '../harness/index.js';
+import { openRequest, serveOnLoopback, waitUntil } from '../harness/index.js';
+import { useGatewayStack } from '../harness/use-gateway-stack.js';
 import { aiSdkReplies } from './scripted-replies.js';
 
-let stack: GatewayStack;
+const stack = useGatewayStack();
 let server: { url: string; close(): Promise<void> };
 /** What each route's call ended in: 'answered', or the error's name. */
 const outcomes: string[] = [];
@@ -35,7 +36,6 @@ const tagged = (tag: unknown) =>
   typeof tag === 'string' ? { portkey: { metadata: { feature: tag }, cacheNamespace: `ns-${tag}` } satisfies PortkeyCallOptions } : undefined;
 
 beforeAll(async () => {
-  stack = await startGatewayStack();
   // One provider for the whole app, as users keep it; routing to the stub through the gateway.
   const portkey = createPortkey({ apiKey: 'pk-ai-sdk', baseURL: stack.baseURL, ...stack.providerOptions });
   const model = portkey('gpt-4o-mini');
@@ -133,10 +133,8 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await server?.close();
-  await stack?.close();
 });
 beforeEach(() => {
-  stack.reset();
   stack.stub.script(aiSdkReplies);
   outcomes.length = 0;
   errors.length = 0;

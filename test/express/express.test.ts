@@ -1,14 +1,15 @@
 import { connect } from 'node:net';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import request from 'supertest';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getPortkeyContext, portkeyHeaders, withPortkeyOverrides } from 'portkey-context';
 import { portkeyMiddleware } from 'portkey-context/express';
-import { type GatewayStack, serveOnLoopback, startGatewayStack } from '../harness/index.js';
+import { serveOnLoopback } from '../harness/index.js';
+import { useGatewayStack } from '../harness/use-gateway-stack.js';
 
 /** A generated trace ID: 32 hex characters. */
 const GENERATED = /^[0-9a-f]{32}$/;
-let stack: GatewayStack;
+const stack = useGatewayStack();
 let app: express.Express;
 let server: { url: string; close(): Promise<void> };
 
@@ -34,7 +35,6 @@ function sentMetadata(i: number) {
 }
 
 beforeAll(async () => {
-  stack = await startGatewayStack();
   app = express();
   app.use(portkeyMiddleware({ apiKey: 'pk-app-key', metadata: { app: 'shop' } }));
   app.use(fakeAuth);
@@ -58,9 +58,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await server?.close();
-  await stack?.close();
 });
-beforeEach(() => stack.reset());
 
 describe('portkeyMiddleware with the real gateway', () => {
   it('two overlapping requests each send only their own trace ID and user', async () => {

@@ -8,17 +8,11 @@ import express from 'express';
 import { PORTKEY_REQUEST_OPTIONS, type PortkeyRequestInit, portkeyFetch } from 'portkey-context';
 import { portkeyMiddleware } from 'portkey-context/express';
 import request from 'supertest';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { type GatewayStack, openRequest, serveOnLoopback, startGatewayStack, waitUntil } from '../harness/index.js';
+import { describe, expect, it } from 'vitest';
+import { openRequest, serveOnLoopback, waitUntil } from '../harness/index.js';
+import { useGatewayStack } from '../harness/use-gateway-stack.js';
 
-let stack: GatewayStack;
-beforeAll(async () => {
-  stack = await startGatewayStack();
-});
-afterAll(async () => {
-  await stack?.close();
-});
-beforeEach(() => stack.reset());
+const stack = useGatewayStack();
 
 const metadataOf = (headers: Record<string, unknown>) => JSON.parse(String(headers['x-portkey-metadata'] ?? '{}'));
 

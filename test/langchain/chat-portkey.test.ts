@@ -1,21 +1,15 @@
 import { tool } from '@langchain/core/tools';
 import { createAgent } from 'langchain';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { PortkeyContextError, runWithPortkeyContext, withPortkeyOverrides } from 'portkey-context';
 import { ChatPortkey, portkeyResponseMetadata } from 'portkey-context/langchain';
-import { type GatewayStack, type RecordedGatewayRequest, serveOnLoopback, startGatewayStack } from '../harness/index.js';
+import { type RecordedGatewayRequest, serveOnLoopback } from '../harness/index.js';
+import { useGatewayStack } from '../harness/use-gateway-stack.js';
 import { toolUsingModel } from './scripted-replies.js';
 
-let stack: GatewayStack;
-beforeAll(async () => {
-  stack = await startGatewayStack();
-});
-afterAll(async () => {
-  await stack?.close();
-});
+const stack = useGatewayStack();
 beforeEach(() => {
-  stack.reset();
   stack.stub.script(toolUsingModel);
 });
 

@@ -9,10 +9,11 @@ import express, { type NextFunction, type Request, type Response } from 'express
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { portkeyMiddleware } from 'portkey-context/express';
 import { ChatPortkey, type ChatPortkeyInput } from 'portkey-context/langchain';
-import { type GatewayStack, type StubReply, serveOnLoopback, startGatewayStack } from '../harness/index.js';
+import { type StubReply, serveOnLoopback } from '../harness/index.js';
+import { useGatewayStack } from '../harness/use-gateway-stack.js';
 
 const PORTKEY_KEY = 'pk-fault-matrix-key';
-let stack: GatewayStack;
+const stack = useGatewayStack();
 let app: { url: string; close(): Promise<void> };
 let models: Record<string, ChatPortkey>;
 const unhandled: unknown[] = [];
@@ -42,7 +43,6 @@ let redirected = 0;
 beforeAll(async () => {
   downURL = `http://127.0.0.1:${await closedPort()}/v1`;
   process.on('unhandledRejection', onUnhandled);
-  stack = await startGatewayStack();
   redirector = await serveOnLoopback((req, res) => {
     redirected++;
     res.writeHead(307, { location: `${stack.baseURL}${req.url!.replace(/^\/v1/, '')}` }).end();
@@ -105,10 +105,8 @@ afterAll(async () => {
   process.off('unhandledRejection', onUnhandled);
   await app?.close();
   await redirector?.close();
-  await stack?.close();
 });
 beforeEach(() => {
-  stack.reset();
   redirected = 0;
 });
 

@@ -8,15 +8,15 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { runWithPortkeyContext } from 'portkey-context';
 import { portkeyMiddleware } from 'portkey-context/express';
 import { ChatPortkey } from 'portkey-context/langchain';
-import { type GatewayStack, openRequest as openUrl, serveOnLoopback, startGatewayStack, waitUntil } from '../harness/index.js';
+import { openRequest as openUrl, serveOnLoopback, waitUntil } from '../harness/index.js';
+import { useGatewayStack } from '../harness/use-gateway-stack.js';
 
-let stack: GatewayStack;
+const stack = useGatewayStack();
 let app: { url: string; close(): Promise<void> };
 let model: ChatPortkey;
 const outcomes: string[] = [];
 
 beforeAll(async () => {
-  stack = await startGatewayStack();
   model = new ChatPortkey({ model: 'gpt-4o-mini', apiKey: 'pk-life', baseURL: stack.baseURL, ...stack.providerOptions, maxConcurrency: 1 });
   const server = express();
   server.use(portkeyMiddleware());
@@ -47,10 +47,8 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await app?.close();
-  await stack?.close();
 });
 beforeEach(() => {
-  stack.reset();
   outcomes.length = 0;
 });
 

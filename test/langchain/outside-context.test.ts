@@ -10,24 +10,18 @@ import { ChatPromptTemplate } from '@langchain/core/prompts';
 import { RunnableLambda, RunnableSequence } from '@langchain/core/runnables';
 import { tool } from '@langchain/core/tools';
 import { createAgent } from 'langchain';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { runWithPortkeyContext } from 'portkey-context';
 import { ChatPortkey, portkeyResponseMetadata } from 'portkey-context/langchain';
-import { type GatewayStack, type RecordedGatewayRequest, startGatewayStack } from '../harness/index.js';
+import type { RecordedGatewayRequest } from '../harness/index.js';
+import { useGatewayStack } from '../harness/use-gateway-stack.js';
 import { recordPortkeyWarnings } from '../harness/warnings.js';
 import { toolUsingModel } from './scripted-replies.js';
 
-let stack: GatewayStack;
+const stack = useGatewayStack();
 const warnings = recordPortkeyWarnings();
-beforeAll(async () => {
-  stack = await startGatewayStack();
-});
-afterAll(async () => {
-  await stack?.close();
-});
 beforeEach(() => {
-  stack.reset();
   stack.stub.script(toolUsingModel);
 });
 

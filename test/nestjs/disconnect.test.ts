@@ -12,18 +12,12 @@ import { Test } from '@nestjs/testing';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ChatPortkey } from 'portkey-context/langchain';
 import { PortkeyModule } from 'portkey-context/nestjs';
-import { type GatewayStack, openRequest, startGatewayStack, waitUntil } from '../harness/index.js';
+import { openRequest, waitUntil } from '../harness/index.js';
+import { useGatewayStack } from '../harness/use-gateway-stack.js';
 import { createDisconnectModule, type DisconnectState } from './disconnect-app.js';
 
-let stack: GatewayStack;
+const stack = useGatewayStack();
 
-beforeAll(async () => {
-  stack = await startGatewayStack();
-});
-afterAll(async () => {
-  await stack?.close();
-});
-beforeEach(() => stack.reset());
 
 const adapters = [
   { name: 'express', create: () => new ExpressAdapter() },

@@ -1,18 +1,11 @@
 import type { AddressInfo } from 'node:net';
 import type { INestApplication } from '@nestjs/common';
 import request from 'supertest';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createExampleApp } from '../../examples/nestjs/create-app.js';
-import { type GatewayStack, startGatewayStack } from '../harness/index.js';
+import { useGatewayStack } from '../harness/use-gateway-stack.js';
 
-let stack: GatewayStack;
-beforeAll(async () => {
-  stack = await startGatewayStack();
-});
-afterAll(async () => {
-  await stack?.close();
-});
-beforeEach(() => stack.reset());
+const stack = useGatewayStack();
 
 describe.each(['express', 'fastify'] as const)('examples/nestjs on %s (ChatPortkey as a singleton provider)', (platform) => {
   let app: INestApplication;

@@ -6,25 +6,21 @@ import { ExpressAdapter } from '@nestjs/platform-express';
 import { FastifyAdapter } from '@nestjs/platform-fastify';
 import { Test } from '@nestjs/testing';
 import request from 'supertest';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PortkeyContextError, runWithPortkeyContext, tryGetPortkeyContext } from 'portkey-context';
 import { PortkeyContextService, PortkeyModule } from 'portkey-context/nestjs';
-import { type GatewayStack, startGatewayStack } from '../harness/index.js';
+import type { GatewayStack } from '../harness/index.js';
+import { useGatewayStack } from '../harness/use-gateway-stack.js';
 import { asyncPortkeyModule, createAppModule, forRootOptions } from './app.js';
 
 /** A generated trace ID: 32 hex characters. */
 const GENERATED = /^[0-9a-f]{32}$/;
 const stackRef: { current?: GatewayStack } = {};
-let stack: GatewayStack;
+const stack = useGatewayStack();
 
 beforeAll(async () => {
-  stack = await startGatewayStack();
   stackRef.current = stack;
 });
-afterAll(async () => {
-  await stack?.close();
-});
-beforeEach(() => stack.reset());
 
 const adapters = [
   { name: 'express', create: () => new ExpressAdapter() },

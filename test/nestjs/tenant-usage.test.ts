@@ -26,9 +26,10 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { PortkeyContextError, type PortkeyRequestEndSummary, type TenantRouting } from 'portkey-context';
 import { ChatPortkey } from 'portkey-context/langchain';
 import { PortkeyContextService, PortkeyModule } from 'portkey-context/nestjs';
-import { type GatewayStack, openRequest, startGatewayStack, waitUntil } from '../harness/index.js';
+import { openRequest, waitUntil } from '../harness/index.js';
+import { useGatewayStack } from '../harness/use-gateway-stack.js';
 
-let stack: GatewayStack;
+const stack = useGatewayStack();
 const MODEL = Symbol('model');
 const ended: PortkeyRequestEndSummary[] = [];
 const TENANTS: Record<string, TenantRouting> = {
@@ -98,14 +99,7 @@ function appModule(model: ChatPortkey) {
   return AppModule;
 }
 
-beforeAll(async () => {
-  stack = await startGatewayStack();
-});
-afterAll(async () => {
-  await stack?.close();
-});
 beforeEach(() => {
-  stack.reset();
   ended.length = 0;
   stack.stub.script((body) => {
     const size = JSON.stringify(body.messages).length;

@@ -12,14 +12,15 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { runWithPortkeyContext } from 'portkey-context';
 import { portkeyMiddleware } from 'portkey-context/express';
 import { createPortkeyOpenAI, portkeyCall, portkeyResponseMetadata } from 'portkey-context/openai';
-import { type GatewayStack, openRequest, type RecordedGatewayRequest, serveOnLoopback, startGatewayStack, waitUntil } from '../harness/index.js';
+import { openRequest, type RecordedGatewayRequest, serveOnLoopback, waitUntil } from '../harness/index.js';
+import { useGatewayStack } from '../harness/use-gateway-stack.js';
 import { expectFiftyUsersAttributed } from '../harness/fifty-users.js';
 
 const PORTKEY_KEY = 'pk-openai-test-key';
 const PROVIDER_KEY = 'sk-stub-provider-key';
 const PLACEHOLDER = 'portkey-context-sends-no-provider-key';
 
-let stack: GatewayStack;
+const stack = useGatewayStack();
 let app: { url: string; close(): Promise<void> };
 let client: OpenAI;
 /** What each route ended with: 'answered' / 'streamed', or the error's name. */
@@ -30,7 +31,6 @@ const metadataOf = (sent: RecordedGatewayRequest) => JSON.parse(String(sent.head
 const ask = (q: string) => ({ model: 'gpt-4o-mini', messages: [{ role: 'user' as const, content: q }] });
 
 beforeAll(async () => {
-  stack = await startGatewayStack();
   // One client for the whole app, as users keep it; provider auth routes to the stub.
   client = createPortkeyOpenAI({ apiKey: PORTKEY_KEY, baseURL: stack.baseURL, ...stack.providerOptions });
   // Routing from a config that carries the provider key itself: no provider auth of the client's own.
@@ -113,10 +113,8 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await app?.close();
-  await stack?.close();
 });
 beforeEach(() => {
-  stack.reset();
   outcomes.length = 0;
 });
 

@@ -18,7 +18,7 @@ import { portkeyMiddleware } from 'portkey-context/express';
 import { ChatPortkey } from 'portkey-context/langchain';
 import { createPortkeyOpenAI } from 'portkey-context/openai';
 import request from 'supertest';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import {
   otelTraceId,
   otelTraceIdFrom,
@@ -26,22 +26,16 @@ import {
   setPortkeyTraceIdAttribute,
   type TraceIdSource,
 } from 'portkey-context/otel';
-import { type GatewayStack, type RecordedGatewayRequest, startGatewayStack, waitUntil } from '../harness/index.js';
+import { type RecordedGatewayRequest, waitUntil } from '../harness/index.js';
+import { useGatewayStack } from '../harness/use-gateway-stack.js';
 
 const PORTKEY_KEY = 'pk-otel-test';
 /** `generateSpanId()`: a UUID v4. */
 const SPAN_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 const TRACEPARENT = /^00-([0-9a-f]{32})-([0-9a-f]{16})-0[01]$/;
 
-let stack: GatewayStack;
-beforeAll(async () => {
-  stack = await startGatewayStack();
-});
-afterAll(async () => {
-  await stack?.close();
-});
+const stack = useGatewayStack();
 beforeEach(() => {
-  stack.reset();
   exporter.reset();
 });
 

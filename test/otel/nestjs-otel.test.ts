@@ -17,21 +17,17 @@ import { PortkeyModule } from 'portkey-context/nestjs';
 import request from 'supertest';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { otelTraceIdFrom } from 'portkey-context/otel';
-import { type GatewayStack, startGatewayStack, waitUntil } from '../harness/index.js';
+import { type GatewayStack, waitUntil } from '../harness/index.js';
+import { useGatewayStack } from '../harness/use-gateway-stack.js';
 
 const STACK = Symbol('stack');
 const stackRef: { current?: GatewayStack } = {};
-let stack: GatewayStack;
+const stack = useGatewayStack();
 
 beforeAll(async () => {
-  stack = await startGatewayStack();
   stackRef.current = stack;
 });
-afterAll(async () => {
-  await stack?.close();
-});
 beforeEach(() => {
-  stack.reset();
   exporter.reset();
 });
 

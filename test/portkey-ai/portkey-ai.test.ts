@@ -12,13 +12,14 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { withPortkeyOverrides } from 'portkey-context';
 import { portkeyMiddleware } from 'portkey-context/express';
 import { createPortkeyClient, portkeyResponseMetadata } from 'portkey-context/portkey-ai';
-import { type GatewayStack, openRequest, type RecordedGatewayRequest, serveOnLoopback, startGatewayStack, waitUntil } from '../harness/index.js';
+import { openRequest, type RecordedGatewayRequest, serveOnLoopback, waitUntil } from '../harness/index.js';
+import { useGatewayStack } from '../harness/use-gateway-stack.js';
 import { expectFiftyUsersAttributed } from '../harness/fifty-users.js';
 
 const PORTKEY_KEY = 'pk-portkey-ai-test-key';
 const PROVIDER_KEY = 'sk-stub-provider-key';
 
-let stack: GatewayStack;
+const stack = useGatewayStack();
 let app: { url: string; close(): Promise<void> };
 const outcomes: { name: string; error?: any }[] = [];
 
@@ -27,7 +28,6 @@ const metadataOf = (sent: RecordedGatewayRequest) => JSON.parse(String(sent.head
 const ask = (q: string) => ({ model: 'gpt-4o-mini', messages: [{ role: 'user' as const, content: q }] });
 
 beforeAll(async () => {
-  stack = await startGatewayStack();
   const routing = { provider: 'openai', customHost: stack.stub.baseURL, Authorization: `Bearer ${PROVIDER_KEY}` };
   // Our way: one client for the whole app, made by createPortkeyClient.
   const portkey = createPortkeyClient(Portkey, { apiKey: PORTKEY_KEY, baseURL: stack.baseURL, ...routing });
@@ -119,10 +119,8 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await app?.close();
-  await stack?.close();
 });
 beforeEach(() => {
-  stack.reset();
   outcomes.length = 0;
 });
 

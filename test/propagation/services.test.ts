@@ -14,19 +14,15 @@ import {
 } from 'portkey-context';
 import { portkeyMiddleware } from 'portkey-context/express';
 import request from 'supertest';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { type GatewayStack, serveOnLoopback, startGatewayStack } from '../harness/index.js';
+import { afterAll, describe, expect, it } from 'vitest';
+import { serveOnLoopback } from '../harness/index.js';
+import { useGatewayStack } from '../harness/use-gateway-stack.js';
 
-let stack: GatewayStack;
+const stack = useGatewayStack();
 const servers: { close(): Promise<void> }[] = [];
-beforeAll(async () => {
-  stack = await startGatewayStack();
-});
 afterAll(async () => {
   await Promise.all(servers.map((s) => s.close()));
-  await stack?.close();
 });
-beforeEach(() => stack.reset());
 
 const metadataOf = (headers: Record<string, unknown>) => JSON.parse(String(headers['x-portkey-metadata'] ?? '{}'));
 

@@ -16,9 +16,10 @@ import { ChatPortkey } from 'portkey-context/langchain';
 import { createPortkeyOpenAI } from 'portkey-context/openai';
 import { createPortkeyClient } from 'portkey-context/portkey-ai';
 import { Portkey } from 'portkey-ai';
-import { type GatewayStack, serveOnLoopback, startGatewayStack } from '../harness/index.js';
+import { serveOnLoopback } from '../harness/index.js';
+import { useGatewayStack } from '../harness/use-gateway-stack.js';
 
-let stack: GatewayStack;
+const stack = useGatewayStack();
 let server: { url: string; close(): Promise<void> };
 /** How many times the tenant option ran, per request (trace ID). */
 const resolutions = new Map<string, number>();
@@ -38,7 +39,6 @@ function fakeAuth(req: Request, _res: Response, next: NextFunction) {
 }
 
 beforeAll(async () => {
-  stack = await startGatewayStack();
   const app = express();
   app.use(
     portkeyMiddleware({
@@ -100,10 +100,8 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await server?.close();
-  await stack?.close();
 });
 beforeEach(() => {
-  stack.reset();
   resolutions.clear();
 });
 

@@ -3,7 +3,7 @@
  * by `runWithPortkeyContext` with a tenant, synchronous headers while an async tenant is pending,
  * and the options checked at start-up.
  */
-import { afterAll, beforeAll, beforeEach, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import {
   capturePortkeyContext,
   getPortkeyContext,
@@ -18,16 +18,9 @@ import {
 import { InMemoryCache } from '@langchain/core/caches';
 import { portkeyMiddleware } from 'portkey-context/express';
 import { ChatPortkey } from 'portkey-context/langchain';
-import { type GatewayStack, startGatewayStack } from '../harness/index.js';
+import { useGatewayStack } from '../harness/use-gateway-stack.js';
 
-let stack: GatewayStack;
-beforeAll(async () => {
-  stack = await startGatewayStack();
-});
-afterAll(async () => {
-  await stack?.close();
-});
-beforeEach(() => stack.reset());
+const stack = useGatewayStack();
 
 const codeOf = (fn: () => unknown): string | undefined => {
   try {

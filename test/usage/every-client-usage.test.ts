@@ -14,13 +14,13 @@ import { createPortkey } from 'portkey-context/ai-sdk';
 import { portkeyMiddleware } from 'portkey-context/express';
 import { createPortkeyOpenAI } from 'portkey-context/openai';
 import { createPortkeyClient } from 'portkey-context/portkey-ai';
-import { type GatewayStack, serveOnLoopback, startGatewayStack } from '../harness/index.js';
+import { serveOnLoopback } from '../harness/index.js';
+import { useGatewayStack } from '../harness/use-gateway-stack.js';
 
-let stack: GatewayStack;
+const stack = useGatewayStack();
 let server: { url: string; close(): Promise<void> };
 
 beforeAll(async () => {
-  stack = await startGatewayStack();
   const routing = { apiKey: 'pk-app', baseURL: stack.baseURL, ...stack.providerOptions };
   const openai = createPortkeyOpenAI(routing);
   const aiSdk = createPortkey(routing)('gpt-4o-mini');
@@ -63,10 +63,8 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await server?.close();
-  await stack?.close();
 });
 beforeEach(() => {
-  stack.reset();
   stack.stub.script((body) => {
     const prompt = JSON.stringify(body.messages).length;
     return { usage: { prompt_tokens: prompt, completion_tokens: 4, total_tokens: prompt + 4, prompt_tokens_details: { cached_tokens: 2 } } };

@@ -12,12 +12,13 @@ import { z } from 'zod';
 import { PortkeyContextError, type PortkeyRequestEndSummary, portkeyUsage } from 'portkey-context';
 import { portkeyMiddleware } from 'portkey-context/express';
 import { ChatPortkey } from 'portkey-context/langchain';
-import { type GatewayStack, type RecordedUpstreamRequest, serveOnLoopback, startGatewayStack } from '../harness/index.js';
+import { type RecordedUpstreamRequest, serveOnLoopback } from '../harness/index.js';
+import { useGatewayStack } from '../harness/use-gateway-stack.js';
 import { openRequest } from '../harness/open-request.js';
 import { waitUntil as waitFor } from '../harness/wait.js';
 import { toolUsingModel } from '../langchain/scripted-replies.js';
 
-let stack: GatewayStack;
+const stack = useGatewayStack();
 let server: { url: string; close(): Promise<void> };
 let budgetServer: { url: string; close(): Promise<void> };
 const ended: { summary: PortkeyRequestEndSummary; url: string }[] = [];
@@ -45,7 +46,6 @@ function stubTotals(tag: string) {
 }
 
 beforeAll(async () => {
-  stack = await startGatewayStack();
   const model = new ChatPortkey({ model: 'gpt-4o-mini', apiKey: 'pk-app', baseURL: stack.baseURL, ...stack.providerOptions, maxRetries: 0 });
   const lookup = tool(async ({ city }: { city: string }) => `sunny in ${city}`, {
     name: 'get_weather',
@@ -116,10 +116,8 @@ beforeAll(async () => {
 afterAll(async () => {
   await server?.close();
   await budgetServer?.close();
-  await stack?.close();
 });
 beforeEach(() => {
-  stack.reset();
   ended.length = 0;
   stack.stub.script((body, recorded) => {
     const reply = toolUsingModel(body, recorded) ?? {};

@@ -9,15 +9,15 @@ import { afterAll, beforeAll, beforeEach, expect, it } from 'vitest';
 import type { PortkeyRequestEndSummary } from 'portkey-context';
 import { portkeyMiddleware } from 'portkey-context/express';
 import { ChatPortkey } from 'portkey-context/langchain';
-import { type GatewayStack, openRequest, serveOnLoopback, startGatewayStack, waitUntil } from '../harness/index.js';
+import { openRequest, serveOnLoopback, waitUntil } from '../harness/index.js';
+import { useGatewayStack } from '../harness/use-gateway-stack.js';
 
-let stack: GatewayStack;
+const stack = useGatewayStack();
 let server: { url: string; close(): Promise<void> };
 const ended: PortkeyRequestEndSummary[] = [];
 let slowMiddlewareRan = 0;
 
 beforeAll(async () => {
-  stack = await startGatewayStack();
   const model = new ChatPortkey({ model: 'gpt-4o-mini', apiKey: 'pk-app', baseURL: stack.baseURL, ...stack.providerOptions, maxRetries: 0 });
   const options = { serverTiming: true, onRequestEnd: (summary: PortkeyRequestEndSummary) => void ended.push(summary) };
   const app = express();
@@ -51,10 +51,8 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await server?.close();
-  await stack?.close();
 });
 beforeEach(() => {
-  stack.reset();
   ended.length = 0;
 });
 
