@@ -15,12 +15,9 @@ import { asyncPortkeyModule, createAppModule, forRootOptions } from './app.js';
 
 /** A generated trace ID: 32 hex characters. */
 const GENERATED = /^[0-9a-f]{32}$/;
-const stackRef: { current?: GatewayStack } = {};
 const stack = useGatewayStack();
-
-beforeAll(async () => {
-  stackRef.current = stack;
-});
+/** The stack as the app module reads it (filled in when the stack starts). */
+const stackRef: { current?: GatewayStack } = { current: stack };
 
 const adapters = [
   { name: 'express', create: () => new ExpressAdapter() },

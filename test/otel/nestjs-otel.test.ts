@@ -21,12 +21,9 @@ import { type GatewayStack, waitUntil } from '../harness/index.js';
 import { useGatewayStack } from '../harness/use-gateway-stack.js';
 
 const STACK = Symbol('stack');
-const stackRef: { current?: GatewayStack } = {};
 const stack = useGatewayStack();
-
-beforeAll(async () => {
-  stackRef.current = stack;
-});
+/** The stack as the app module reads it (filled in when the stack starts). */
+const stackRef: { current?: GatewayStack } = { current: stack };
 beforeEach(() => {
   exporter.reset();
 });
