@@ -11,11 +11,12 @@ import { ConsoleCallbackHandler } from '@langchain/core/tracers/console';
 import { LangChainTracer } from '@langchain/core/tracers/tracer_langchain';
 import { RunCollectorCallbackHandler } from '@langchain/core/tracers/run_collector';
 import express from 'express';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { runWithPortkeyContext, withPortkeyOverrides } from 'portkey-context';
 import { portkeyMiddleware } from 'portkey-context/express';
 import { ChatPortkey } from 'portkey-context/langchain';
-import { type GatewayStack, serveOnLoopback, startGatewayStack } from '../harness/index.js';
+import { serveOnLoopback } from '../harness/index.js';
+import { useGatewayStack } from '../harness/use-gateway-stack.js';
 
 const SECRETS = {
   model: 'pk-model-secret-1111',
@@ -58,7 +59,8 @@ class RecordingHandler extends BaseCallbackHandler {
   }
 }
 
-let stack: GatewayStack;
+// Started before this file's own hooks, reset before each test (see beforeEach below).
+const stack = useGatewayStack();
 let app: { url: string; close(): Promise<void> };
 let collector: RunCollectorCallbackHandler;
 let consoleLog: ReturnType<typeof vi.spyOn>;
@@ -111,11 +113,8 @@ async function failWith(fn: () => Promise<unknown>, label: string) {
 }
 
 beforeAll(async () => {
-  stack = await startGatewayStack();
   consoleLog = vi.spyOn(console, 'log').mockImplementation((...args) => capture('console.log', args.map(String).join(' ')));
   vi.spyOn(console, 'error').mockImplementation((...args) => capture('console.error', args.map(String).join(' ')));
-  // The upstream echoes every header it received in its error, as careless providers do.
-  stack.stub.script((_body, request) => ({ status: 401, json: { error: { message: `Incorrect API key provided: ${JSON.stringify(request.headers)}`, type: 'auth' } } }));
 
   const server = express();
   server.set('env', 'development'); // Express's default error page then shows the stack
@@ -129,7 +128,11 @@ beforeAll(async () => {
 afterAll(async () => {
   vi.restoreAllMocks();
   await app?.close();
-  await stack?.close();
+});
+// The upstream echoes every header it received in its error, as careless providers do; a test
+// that scripts another answer changes only its own.
+beforeEach(() => {
+  stack.stub.script((_body, request) => ({ status: 401, json: { error: { message: `Incorrect API key provided: ${JSON.stringify(request.headers)}`, type: 'auth' } } }));
 });
 
 describe('secrets never reach a channel', () => {
@@ -151,7 +154,6 @@ describe('secrets never reach a channel', () => {
     await failWith(() => inLayers(() => model({ timeout: 300 }).invoke('hi', { portkey: { authorization: `Bearer ${SECRETS.call}` } })), 'timeout');
     const credentialed = stack.stub.baseURL.replace('http://', `http://user:${SECRETS.hostCredential}@`);
     await failWith(() => inLayers(() => model({ customHost: credentialed }).invoke('hi'), false), 'custom-host-credentials');
-    stack.stub.script((_body, request) => ({ status: 401, json: { error: { message: `Incorrect API key provided: ${JSON.stringify(request.headers)}`, type: 'auth' } } }));
   });
 
   it('a bad option never echoes the secret it carries', async () => {
