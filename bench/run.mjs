@@ -22,6 +22,7 @@
 //   BENCH_ROUNDS=4 BENCH_SECONDS=2 BENCH_ONLY=express npm run bench
 //   BENCH_ONLY=nest node bench/run.mjs              # the NestJS pairs (Express and Fastify platforms)
 //   BENCH_PAIRS=express-portkey/express-als,express-als/express-als node bench/run.mjs
+//   BENCH_CONNECTIONS=1 BENCH_PAIRS=…  node bench/run.mjs   # one request at a time per server (diagnostic)
 import { execFileSync, fork } from 'node:child_process';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
@@ -30,6 +31,8 @@ import autocannon from 'autocannon';
 const rounds = Number(process.env.BENCH_ROUNDS ?? 8);
 const seconds = Number(process.env.BENCH_SECONDS ?? 3);
 const warmup = Number(process.env.BENCH_WARMUP ?? 10);
+/** Connections per server (diagnostic; the targets are judged at 50). */
+const connections = Number(process.env.BENCH_CONNECTIONS ?? 50);
 const only = process.env.BENCH_ONLY?.split(',');
 /** `BENCH_PAIRS=express-portkey/express-als,…`: just these pairs. */
 const onlyPairs = process.env.BENCH_PAIRS?.split(',');
@@ -85,7 +88,7 @@ async function startServer(variant) {
 
 async function load(server, duration) {
   const before = await server.cpu();
-  const result = await autocannon({ url: server.url, connections: 50, pipelining: 1, duration });
+  const result = await autocannon({ url: server.url, connections, pipelining: 1, duration });
   const cpuMicros = (await server.cpu()) - before;
   if (result.non2xx || result.errors) throw new Error(`${server.url}: ${result.non2xx} non-2xx, ${result.errors} errors`);
   return { rps: result.requests.average, cpuPerRequest: cpuMicros / result.requests.total };
@@ -96,9 +99,10 @@ const median = (xs) => {
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 };
 
-console.log(`${rounds} rounds of ${seconds} s per variant (both loaded at once, fresh processes each round, ${warmup} s warm-up); ${pin ? 'server pinned to CPU 0, load on CPU 1' : 'no CPU pinning'}\n`);
+console.log(`${rounds} rounds of ${seconds} s per variant (${connections} connections each, both loaded at once, fresh processes each round, ${warmup} s warm-up); ${pin ? 'server pinned to CPU 0, load on CPU 1' : 'no CPU pinning'}\n`);
 let failed = false;
-for (const [candidate, baseline, required] of pairs) {
+for (const [candidate, baseline, target] of pairs) {
+  const required = connections === 50 ? target : null; // targets are judged at 50 connections
   const rpsRatios = [];
   const cpuRatios = [];
   for (let round = 0; round < rounds; round++) {
