@@ -3,18 +3,12 @@
  * (60 s per attempt, timeouts not retried) instead of waiting for the HTTP client's 300 s × 7.
  * One slow test, in its own file so it runs beside the others.
  */
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { PortkeyContextError, runWithPortkeyContext } from 'portkey-context';
 import { ChatPortkey } from 'portkey-context/langchain';
-import { type GatewayStack, startGatewayStack } from '../harness/index.js';
+import { useGatewayStack } from '../harness/use-gateway-stack.js';
 
-let stack: GatewayStack;
-beforeAll(async () => {
-  stack = await startGatewayStack();
-});
-afterAll(async () => {
-  await stack?.close();
-});
+const stack = useGatewayStack();
 
 it('fails with TIMEOUT at the 60 s default deadline, after one attempt', { timeout: 90_000 }, async () => {
   stack.stub.script(() => ({ hang: true }));

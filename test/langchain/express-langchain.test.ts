@@ -2,19 +2,18 @@ import { tool } from '@langchain/core/tools';
 import express from 'express';
 import { createAgent } from 'langchain';
 import request from 'supertest';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, expect, it } from 'vitest';
 import { z } from 'zod';
 import { portkeyMiddleware } from 'portkey-context/express';
 import { ChatPortkey, portkeyResponseMetadata } from 'portkey-context/langchain';
-import { type GatewayStack, serveOnLoopback, startGatewayStack } from '../harness/index.js';
+import { serveOnLoopback } from '../harness/index.js';
+import { useGatewayStack } from '../harness/use-gateway-stack.js';
 import { toolUsingModel } from './scripted-replies.js';
 
-let stack: GatewayStack;
+const stack = useGatewayStack();
 let server: { url: string; close(): Promise<void> };
 
 beforeAll(async () => {
-  stack = await startGatewayStack();
-  stack.stub.script(toolUsingModel);
   // One model for the whole app, as users keep it.
   const model = new ChatPortkey({ model: 'gpt-4o-mini', apiKey: 'pk-app', baseURL: stack.baseURL, ...stack.providerOptions, maxConcurrency: 4, maxRetries: 0 });
   const lookup = tool(async ({ city }: { city: string }) => `sunny in ${city}`, {
@@ -47,7 +46,10 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await server?.close();
-  await stack?.close();
+});
+// Scripted again after each reset, so a test that scripts another reply changes only its own.
+beforeEach(() => {
+  stack.stub.script(toolUsingModel);
 });
 
 it('50 overlapping requests from 50 users: every gateway call carries its own request\'s trace ID and user', async () => {
