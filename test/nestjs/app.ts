@@ -94,11 +94,11 @@ export class TraceIdExceptionFilter implements ExceptionFilter {
 export class AskService {
   constructor(
     @Inject(PortkeyContextService) private readonly portkey: PortkeyContextService,
-    @Inject(STACK) private readonly stack: { current?: GatewayStack },
+    @Inject(STACK) private readonly stack: GatewayStack,
   ) {}
 
   async ask(text: string, useService: boolean) {
-    const stack = this.stack.current!;
+    const stack = this.stack;
     const headers = useService ? this.portkey.headers(stack.providerOptions) : portkeyHeaders(stack.providerOptions);
     const res = await fetch(`${stack.baseURL}/chat/completions`, {
       method: 'POST',
@@ -198,7 +198,7 @@ export class OptionsController {
 }
 
 /** The app under test: `portkey` is PortkeyModule.forRoot(…) or forRootAsync(…). */
-export function createAppModule(portkey: DynamicModule, stack: { current?: GatewayStack }) {
+export function createAppModule(portkey: DynamicModule, stack: GatewayStack) {
   @Module({
     imports: [portkey],
     controllers: [ChatController, VersionedController, OptionsController],

@@ -9,15 +9,12 @@ import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PortkeyContextError, runWithPortkeyContext, tryGetPortkeyContext } from 'portkey-context';
 import { PortkeyContextService, PortkeyModule } from 'portkey-context/nestjs';
-import type { GatewayStack } from '../harness/index.js';
 import { useGatewayStack } from '../harness/use-gateway-stack.js';
 import { asyncPortkeyModule, createAppModule, forRootOptions } from './app.js';
 
 /** A generated trace ID: 32 hex characters. */
 const GENERATED = /^[0-9a-f]{32}$/;
 const stack = useGatewayStack();
-/** The stack as the app module reads it (filled in when the stack starts). */
-const stackRef: { current?: GatewayStack } = { current: stack };
 
 const adapters = [
   { name: 'express', create: () => new ExpressAdapter() },
@@ -29,7 +26,7 @@ async function startApp(
   portkey: Parameters<typeof createAppModule>[0],
   setup?: (app: INestApplication) => void,
 ) {
-  const moduleRef = await Test.createTestingModule({ imports: [createAppModule(portkey, stackRef)] }).compile();
+  const moduleRef = await Test.createTestingModule({ imports: [createAppModule(portkey, stack)] }).compile();
   const app = moduleRef.createNestApplication(adapter.create() as any, { logger: false });
   setup?.(app);
   await app.listen(0, '127.0.0.1');
@@ -291,7 +288,7 @@ describe('PortkeyModule on fastify with an app hook on the adapter (setOnRequest
           seenByAppHook.push(`${req.headers['x-request-id']}:${tryGetPortkeyContext()?.traceId}`);
           done();
         };
-    const moduleRef = await Test.createTestingModule({ imports: [createAppModule(PortkeyModule.forRoot(forRootOptions), stackRef)] }).compile();
+    const moduleRef = await Test.createTestingModule({ imports: [createAppModule(PortkeyModule.forRoot(forRootOptions), stack)] }).compile();
     const httpAdapter = fastify.create();
     const app = moduleRef.createNestApplication(httpAdapter, { logger: false });
     try {
@@ -346,7 +343,7 @@ describe('PortkeyModule options', () => {
 
   it('forRootAsync fails at start-up when the factory makes a bad option', async () => {
     const module = PortkeyModule.forRootAsync({ useFactory: () => ({ virtualKey: 'vk\nbad' }) });
-    const moduleRef = await Test.createTestingModule({ imports: [createAppModule(module, stackRef)] }).compile();
+    const moduleRef = await Test.createTestingModule({ imports: [createAppModule(module, stack)] }).compile();
     const app = moduleRef.createNestApplication(new ExpressAdapter(), { logger: false });
     await expect(app.init()).rejects.toThrow(/"virtualKey" cannot be sent as a header/);
     await app.close().catch(() => {});

@@ -22,8 +22,6 @@ import { useGatewayStack } from '../harness/use-gateway-stack.js';
 
 const STACK = Symbol('stack');
 const stack = useGatewayStack();
-/** The stack as the app module reads it (filled in when the stack starts). */
-const stackRef: { current?: GatewayStack } = { current: stack };
 beforeEach(() => {
   exporter.reset();
 });
@@ -31,13 +29,13 @@ beforeEach(() => {
 @Controller()
 class AskController {
   readonly #fetch: typeof fetch;
-  constructor(@Inject(STACK) private readonly ref: { current?: GatewayStack }) {
-    this.#fetch = portkeyFetch(ref.current!.providerOptions);
+  constructor(@Inject(STACK) private readonly stack: GatewayStack) {
+    this.#fetch = portkeyFetch(stack.providerOptions);
   }
 
   @Get('ask')
   async ask(@Query('q') q: string) {
-    const r = await this.#fetch(`${this.ref.current!.baseURL}/chat/completions`, {
+    const r = await this.#fetch(`${this.stack.baseURL}/chat/completions`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: q }] }),
@@ -50,7 +48,7 @@ class AskController {
 @Module({
   imports: [PortkeyModule.forRoot({ apiKey: 'pk-otel-nest', traceIdFrom: otelTraceIdFrom })],
   controllers: [AskController],
-  providers: [{ provide: STACK, useValue: stackRef }],
+  providers: [{ provide: STACK, useValue: stack }],
 })
 class AppModule {}
 
