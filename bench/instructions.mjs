@@ -13,10 +13,12 @@
 //   - V8 builtins: the built-in functions that code calls (inline-cache handlers, string ops, …);
 //   - V8 runtime: V8's C++ (inline-cache misses, property lookups, map changes);
 //   - V8 GC, Node, libc and the rest.
-// JavaScript + builtins is the work of the code itself and repeats within ~0.1% from one process to
-// the next; the runtime part does not (a process's inline-cache states and maps differ): two
-// processes of the same variant can differ there by several percent, so list a variant twice
-// (the default does) to see that spread.
+// JavaScript + builtins is closest to the work of the code itself: two processes of the floor came
+// within ~0.5% of each other there. It is not exact: the inline-cache handlers among the builtins
+// move with each process's cache states (the same variant measured +1.9k and +5.4k over the floor
+// in two runs). The runtime part moves more (a process's inline-cache states and maps differ): two
+// processes of one variant can differ there by several percent, so list a variant twice (the
+// default does) to see that spread.
 //
 //   npm run bench:instructions
 //   VARIANTS=express-als,express-portkey,express-portkey-noheader WARM=12000 CALLS=1500 ROUNDS=2 node bench/instructions.mjs
@@ -54,7 +56,10 @@ const servers = await Promise.all(
     mkdirSync(dir);
     const execArgv = ['--tool=callgrind', '--separate-threads=yes', ...cgFlags, `--callgrind-out-file=${dir}/cg.out`, `--log-file=${dir}/valgrind.log`, process.execPath];
     const child = fork(serverScript, [variant], { execPath: 'valgrind', execArgv, stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
-    const { port } = await new Promise((resolve) => child.on('message', (m) => m?.port && resolve(m)));
+    const { port } = await new Promise((resolve, reject) => {
+      child.on('message', (m) => m?.port && resolve(m));
+      child.once('exit', (code) => reject(new Error(`${variant} exited with ${code} before listening (see ${dir}/valgrind.log)`)));
+    });
     return { variant, dir, child, port };
   }),
 );
