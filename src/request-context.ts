@@ -11,6 +11,7 @@ import { ownOption } from './own.js';
 import { compileRequestEnd, type RequestEndOptions } from './request-end.js';
 import { createOrderedTraceIdReader, createTraceIdReader, type TraceIdOptions, traceIdResponseHeader } from './trace-id.js';
 import { withFields } from './copy.js';
+import { requestHeaders } from './request-headers.js';
 
 /** The least a request must have: Node's headers, and the `user` auth may set on it later. */
 export interface RequestLike {
@@ -251,9 +252,9 @@ export function createRequestContextFactory<Req extends RequestLike>(
   }
   const readTraceId = createTraceIdReader(options);
   if (options.abortOnDisconnect === false) {
-    return (request) => new PortkeyRequestContext(readTraceId(request.headers), request, app);
+    return (request) => new PortkeyRequestContext(readTraceId(requestHeaders(request)), request, app);
   }
-  return (request, response) => new PortkeyRequestContext(readTraceId(request.headers), request, app, response);
+  return (request, response) => new PortkeyRequestContext(readTraceId(requestHeaders(request)), request, app, response);
 }
 
 /**
