@@ -232,27 +232,22 @@ describe('portkeyMiddleware options', () => {
 
   it('reads the trace ID from the headers as req.headers has them when an earlier middleware replaced them', async () => {
     // The middleware calls Node's headers getter directly (bench/): what an app put in its place must still win.
-    const assigned = express();
-    assigned.use((req, _res, next) => {
-      req.headers = { ...req.headers, 'x-request-id': 'assigned-by-app' };
-      next();
-    });
-    assigned.use(portkeyMiddleware());
-    route(assigned);
-    const res = await contextFrom(assigned, { 'x-request-id': 'from-client' });
-    expect(res.body.traceId).toBe('assigned-by-app');
-    expect(res.headers['x-portkey-trace-id']).toBe('assigned-by-app');
-
-    const defined = express();
-    defined.use((req, _res, next) => {
-      Object.defineProperty(req, 'headers', { value: { 'x-request-id': 'own-property' }, configurable: true });
-      next();
-    });
-    defined.use(portkeyMiddleware());
-    route(defined);
-    const res2 = await contextFrom(defined, { 'x-request-id': 'from-client' });
-    expect(res2.body.traceId).toBe('own-property');
-    expect(res2.headers['x-portkey-trace-id']).toBe('own-property');
+    const replacements: [string, (req: Request) => void][] = [
+      ['assigned-by-app', (req) => (req.headers = { ...req.headers, 'x-request-id': 'assigned-by-app' })],
+      ['own-property', (req) => Object.defineProperty(req, 'headers', { value: { 'x-request-id': 'own-property' }, configurable: true })],
+    ];
+    for (const [expected, replace] of replacements) {
+      const a = express();
+      a.use((req, _res, next) => {
+        replace(req);
+        next();
+      });
+      a.use(portkeyMiddleware());
+      route(a);
+      const res = await contextFrom(a, { 'x-request-id': 'from-client' });
+      expect(res.body.traceId).toBe(expected);
+      expect(res.headers['x-portkey-trace-id']).toBe(expected);
+    }
   });
 
   it('lets metadata(req, defaults) replace or extend the default resolver', async () => {
