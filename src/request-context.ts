@@ -151,7 +151,7 @@ function metadataResolver<Req extends RequestLike>(
     // Another service's values under this service's own: environment < incoming < the rest.
     const local = metadataResolver(option, undefined);
     return (request) => {
-      const incoming = incomingMetadata(request.headers, trusted);
+      const incoming = incomingMetadata(requestHeaders(request), trusted);
       return incoming ? Object.assign({}, base, incoming, local(request)) : local(request);
     };
   }

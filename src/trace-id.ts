@@ -2,6 +2,7 @@ import { randomFillSync } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import { describeType, invalidOption, PortkeyContextError } from './errors.js';
 import { ownOption } from './own.js';
+import { requestHeaders } from './request-headers.js';
 
 /** Longest trace ID accepted from outside. */
 export const TRACE_ID_MAX_LENGTH = 128;
@@ -265,7 +266,7 @@ export function createOrderedTraceIdReader(options: TraceIdOptions = {}): ((requ
   const { sources, make } = compileTraceIdOptions(options);
   const steps = (given as ('headers' | TraceIdSource)[]).map((source) =>
     source === 'headers'
-      ? (request: { headers: IncomingHttpHeaders }) => (sources === undefined ? undefined : readTraceId(request.headers, sources))
+      ? (request: { headers: IncomingHttpHeaders }) => (sources === undefined ? undefined : readTraceId(requestHeaders(request), sources))
       : (request: { headers: IncomingHttpHeaders }) => {
           try {
             const id = source(request);
